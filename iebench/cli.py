@@ -1,0 +1,55 @@
+"""The `iebench` command line: a thin layer over the library.
+
+Subcommands live next to the code they drive and are imported only when used,
+so `iebench --help` stays fast and `iebench evaluate` never imports Blender.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from iebench import __version__
+from iebench.errors import IebenchError
+
+# name -> "module:attribute" of a click command. One line per subcommand.
+SUBCOMMANDS: dict[str, str] = {
+    "objects": "iebench.objects.cli:objects",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except IebenchError as error:
+            # Bad input is the user's to fix: one clear line, not a traceback.
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="iebench")
+def cli() -> None:
+    """Render 3DIEBench with Blender and benchmark image encoders on it."""
+
+
+def main() -> None:
+    cli(prog_name="iebench")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

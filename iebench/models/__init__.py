@@ -1,0 +1,1 @@
+"""Backbones shared by training, the harness and the baselines."""
