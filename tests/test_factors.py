@@ -1,0 +1,159 @@
+import math
+import multiprocessing
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from iebench import factors
+from iebench.errors import IebenchError
+from iebench.factors import FactorSpec
+
+KEYS = [("02691156", "1a04e3eab45ca15dd86060f189eb133", v) for v in range(50)] + [
+    ("03001627", "obj-%d" % i, 7) for i in range(50)
+]
+
+
+def test_latent_layout_matches_the_published_order():
+    assert factors.LATENT_NAMES == (
+        "rotation_x",
+        "rotation_y",
+        "rotation_z",
+        "floor_hue",
+        "spot_theta",
+        "spot_phi",
+        "spot_hue",
+    )
+    assert (factors.FLOOR_HUE, factors.SPOT_THETA, factors.SPOT_PHI, factors.SPOT_HUE) == (3, 4, 5, 6)
+    assert factors.COLOUR_FACTORS == (3, 6)
+    spec = FactorSpec.published()
+    assert spec.size == 7 and spec.names == factors.LATENT_NAMES
+    assert FactorSpec.translated().size == 10
+    assert FactorSpec.translated().names[7:] == factors.TRANSLATION_NAMES
+
+
+def test_published_ranges():
+    ranges = FactorSpec.published().ranges()
+    half = math.pi / 2
+    assert ranges[:3] == [((-half, half),)] * 3
+    assert ranges[3] == ((0.0, 1.0),)
+    assert ranges[4] == ((0.0, math.pi / 4),)
+    assert ranges[5] == ((0.0, 2 * math.pi),)
+    assert ranges[6] == ((0.0, 1.0),)
+
+
+@pytest.mark.parametrize("spec", [FactorSpec.published(), FactorSpec.translated()])
+def test_samples_are_float64_inside_their_ranges_and_cover_them(spec):
+    latents = np.stack([factors.sample_view(spec, 3, s, o, v) for s, o, v in KEYS])
+    assert latents.dtype == np.float64 and latents.shape == (len(KEYS), spec.size)
+    assert spec.contains(latents).all()
+    lows = np.array([r[0][0] for r in spec.ranges()])
+    highs = np.array([r[-1][1] for r in spec.ranges()])
+    span = highs - lows
+    # 100 uniform draws per factor reach well into both ends of each range.
+    assert (latents.min(axis=0) < lows + 0.15 * span).all()
+    assert (latents.max(axis=0) > highs - 0.15 * span).all()
+
+
+def test_out_of_distribution_rotations_avoid_the_published_range():
+    spec = FactorSpec.out_of_distribution()
+    latents = np.stack([factors.sample_view(spec, 0, s, o, v) for s, o, v in KEYS])
+    angles = np.abs(latents[:, factors.ROTATION])
+    assert (angles >= math.pi / 2).all() and (angles <= math.pi).all()
+    assert (latents[:, factors.ROTATION] < 0).any() and (latents[:, factors.ROTATION] > 0).any()
+    assert spec.contains(latents).all()
+    assert not FactorSpec.published().contains(latents).any()
+
+
+def test_translated_variant_only_appends_the_translation():
+    published = factors.sample_object(FactorSpec.published(), 5, "02691156", "abc", 10)
+    translated = factors.sample_object(FactorSpec.translated(), 5, "02691156", "abc", 10)
+    np.testing.assert_array_equal(translated[:, :7], published)
+    assert (np.abs(translated[:, factors.TRANSLATION]) <= 0.5).all()
+
+
+def test_a_view_is_redrawn_identically_in_any_order():
+    spec = FactorSpec.published()
+    forward = [factors.sample_view(spec, 0, s, o, v).tobytes() for s, o, v in KEYS]
+    backward = [factors.sample_view(spec, 0, s, o, v).tobytes() for s, o, v in reversed(KEYS)]
+    assert forward == backward[::-1]
+    np.random.seed(123)  # global state must not matter
+    assert factors.sample_view(spec, 0, *KEYS[0]).tobytes() == forward[0]
+
+
+def _draw(keys):
+    return [factors.sample_view(FactorSpec.published(), 0, s, o, v).tobytes() for s, o, v in keys]
+
+
+def test_a_view_is_redrawn_identically_in_another_process():
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        remote = pool.apply(_draw, (KEYS[:10],))
+    assert remote == _draw(KEYS[:10])
+
+
+def test_seed_object_and_view_all_change_the_draw():
+    spec = FactorSpec.published()
+    base = factors.sample_view(spec, 0, "02691156", "abc", 0)
+    assert not np.array_equal(base, factors.sample_view(spec, 1, "02691156", "abc", 0))
+    assert not np.array_equal(base, factors.sample_view(spec, 0, "02691156", "abd", 0))
+    assert not np.array_equal(base, factors.sample_view(spec, 0, "02691156", "abc", 1))
+    assert not np.array_equal(base, factors.sample_view(spec, 0, "03001627", "abc", 0))
+
+
+def test_negative_seed_and_bad_specs_are_refused():
+    with pytest.raises(IebenchError):
+        factors.view_generator(-1, "02691156", "abc", 0)
+    with pytest.raises(IebenchError, match="bad range"):
+        FactorSpec(floor_hue=(1.0, 0.0))
+    with pytest.raises(IebenchError, match="overlap"):
+        FactorSpec(rotation=((-1.0, 0.5), (0.0, 1.0)))
+    with pytest.raises(IebenchError, match="unknown factor spec"):
+        FactorSpec.named("nope")
+
+
+@pytest.mark.parametrize("name", ["published", "translated", "ood-rotation"])
+def test_spec_round_trips_through_a_dict(name):
+    spec = FactorSpec.named(name)
+    assert FactorSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_euler_conversions_agree_with_scipy():
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(-math.pi / 2, math.pi / 2, size=(20, 3))
+    matrices = factors.euler_to_matrix(angles)
+    np.testing.assert_allclose(matrices, Rotation.from_euler("xyz", angles).as_matrix())
+    # Extrinsic xyz: R = Rz(c) Ry(b) Rx(a).
+    a, b, c = angles[0]
+    expected = (
+        Rotation.from_euler("z", c).as_matrix()
+        @ Rotation.from_euler("y", b).as_matrix()
+        @ Rotation.from_euler("x", a).as_matrix()
+    )
+    np.testing.assert_allclose(matrices[0], expected, atol=1e-12)
+    np.testing.assert_allclose(factors.matrix_to_euler(matrices), angles, atol=1e-9)
+    quaternions = factors.euler_to_quaternion(angles)
+    np.testing.assert_allclose(quaternions, Rotation.from_euler("xyz", angles).as_quat())
+    np.testing.assert_allclose(factors.quaternion_to_euler(quaternions), angles, atol=1e-9)
+    np.testing.assert_allclose(factors.quaternion_to_matrix(quaternions), matrices, atol=1e-12)
+    recovered = factors.matrix_to_quaternion(matrices)
+    np.testing.assert_allclose(np.abs(np.sum(recovered * quaternions, axis=-1)), 1.0, atol=1e-12)
+    assert factors.euler_to_matrix(angles.reshape(4, 5, 3)).shape == (4, 5, 3, 3)
+
+
+def test_relative_rotation_is_r_i_inverse_r_j():
+    rng = np.random.default_rng(1)
+    euler_i, euler_j = rng.uniform(-1.5, 1.5, size=(2, 10, 3))
+    relative = factors.relative_rotation(euler_i, euler_j)
+    r_i = Rotation.from_euler("xyz", euler_i)
+    r_j = Rotation.from_euler("xyz", euler_j)
+    np.testing.assert_allclose(relative, (r_i.inv() * r_j).as_matrix(), atol=1e-12)
+    # Applying the relative rotation after view i's pose gives view j's pose.
+    np.testing.assert_allclose(r_i.as_matrix() @ relative, r_j.as_matrix(), atol=1e-12)
+    quaternions = factors.relative_quaternion(euler_i, euler_j)
+    np.testing.assert_allclose(quaternions, (r_i.inv() * r_j).as_quat(), atol=1e-12)
+    np.testing.assert_allclose(factors.quaternion_to_matrix(quaternions), relative, atol=1e-12)
+    canonical = factors.relative_quaternion(euler_i, euler_j, canonical=True)
+    assert (canonical[:, 3] >= 0).all()
+    np.testing.assert_allclose(np.abs(canonical), np.abs(quaternions), atol=1e-12)
+    identity = factors.relative_quaternion(euler_i, euler_i, canonical=True)
+    np.testing.assert_allclose(identity, np.tile([0, 0, 0, 1.0], (10, 1)), atol=1e-12)
