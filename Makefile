@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A pinned torch: this version installs the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: setup test lint demo clean
+.PHONY: setup test lint browser demo clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The leaderboard page is tested in Debian's headless Chromium: installed once (needs root).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -17,6 +17,15 @@ from iebench.errors import IebenchError
 # name -> "module:attribute" of a click command. One line per subcommand.
 SUBCOMMANDS: dict[str, str] = {
     "objects": "iebench.objects.cli:objects",
+    "pack": "iebench.pack:pack",
+    "validate": "iebench.validate:validate",
+    "preview": "iebench.preview:preview",
+    "evaluate": "iebench.evaluation.cli:evaluate",
+    "render": "iebench.rendering.cli:render",
+    "study": "iebench.study_cli:study",
+    "train": "iebench.training.cli:train_command",
+    "leaderboard": "iebench.leaderboard.cli:leaderboard",
+    "demo": "iebench.demo:demo",
 }
 
 

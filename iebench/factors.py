@@ -71,7 +71,9 @@ class FactorSpec:
         for label, interval in self._named_ranges():
             for low, high in interval:
                 if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-                    raise IebenchError(f"factor spec {self.name!r}: bad range {label}=[{low}, {high}]")
+                    raise IebenchError(
+                        f"factor spec {self.name!r}: bad range {label}=[{low}, {high}]"
+                    )
         starts = sorted(self.rotation)
         if any(a[1] > b[0] for a, b in zip(starts, starts[1:], strict=False)):
             raise IebenchError(f"factor spec {self.name!r}: rotation intervals overlap")

@@ -1,9 +1,8 @@
 """The on-disk layout of a 3DIEBench tree, published and rendered alike (REFERENCE.md section 1).
 
-    <root>/<synset>/<object_id>/image_<i>.jpg
-    <root>/<synset>/<object_id>/latent_<i>.npy
-    <root>/{train,val}_images.npy, {train,val}_labels.npy, all_latents_{train,val}.npy
-    <root>/iebench.json   (written by `iebench render`; absent from the published tree)
+- ``<root>/<synset>/<object_id>/image_<i>.jpg`` and ``latent_<i>.npy``, i = 0..views-1;
+- ``<root>/{train,val}_images.npy``, ``{train,val}_labels.npy``, ``all_latents_{train,val}.npy``;
+- ``<root>/iebench.json``, written by `iebench render` (absent from the published tree).
 """
 
 from __future__ import annotations

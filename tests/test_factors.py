@@ -10,7 +10,7 @@ from iebench.errors import IebenchError
 from iebench.factors import FactorSpec
 
 KEYS = [("02691156", "1a04e3eab45ca15dd86060f189eb133", v) for v in range(50)] + [
-    ("03001627", "obj-%d" % i, 7) for i in range(50)
+    ("03001627", f"obj-{i}", 7) for i in range(50)
 ]
 
 
@@ -24,7 +24,8 @@ def test_latent_layout_matches_the_published_order():
         "spot_phi",
         "spot_hue",
     )
-    assert (factors.FLOOR_HUE, factors.SPOT_THETA, factors.SPOT_PHI, factors.SPOT_HUE) == (3, 4, 5, 6)
+    colour_and_light = (factors.FLOOR_HUE, factors.SPOT_THETA, factors.SPOT_PHI, factors.SPOT_HUE)
+    assert colour_and_light == (3, 4, 5, 6)
     assert factors.COLOUR_FACTORS == (3, 6)
     spec = FactorSpec.published()
     assert spec.size == 7 and spec.names == factors.LATENT_NAMES

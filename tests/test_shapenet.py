@@ -43,7 +43,7 @@ def test_discovers_v2_objects_sorted_and_reports_what_it_skipped(v2_tree):
     assert reasons["no-mesh"] == "missing OBJ mesh"
     assert "non-UTF-8 directory name" in reasons.values()
     assert len(found.skipped) == 3
-    assert "5 objects in 2 categories, 3 entries skipped" == found.summary()
+    assert found.summary() == "5 objects in 2 categories, 3 entries skipped"
 
 
 def test_filters_by_synset_count_and_list(v2_tree):

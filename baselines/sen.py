@@ -1,0 +1,27 @@
+"""iebench submission for runs of `iebench train sen`.
+
+SEN-like: equivariant branch, linear predictor, InfoNCE.
+ResNet width 64, blocks (2, 2, 2, 2), 256 px. Evaluate with
+
+    iebench evaluate baselines/sen.py --checkpoint RUN/final.pth
+
+The projector and predictor come from RUN/heads.pth, beside the checkpoint.
+"""
+
+from iebench.submission import EncoderMetadata
+from iebench.training.export import load_encoder, load_predictor
+
+METADATA = EncoderMetadata(
+    name="sen",
+    embedding_dim=512,
+    resolution=256,
+    checkpoint=None,
+)
+
+
+def build_encoder(checkpoint):
+    return load_encoder(checkpoint, width=64, layers=(2, 2, 2, 2))
+
+
+def build_predictor(checkpoint):
+    return load_predictor(checkpoint, "sen")

@@ -1,0 +1,28 @@
+"""iebench submission for runs of `iebench train sie-equi-only`.
+
+SIE with only an equivariant part.
+ResNet width 64, blocks (2, 2, 2, 2), 256 px. Evaluate with
+
+    iebench evaluate baselines/sie-equi-only.py --checkpoint RUN/final.pth
+
+The projector and predictor come from RUN/heads.pth, beside the checkpoint.
+"""
+
+from iebench.submission import EncoderMetadata
+from iebench.training.export import load_encoder, load_predictor
+
+METADATA = EncoderMetadata(
+    name="sie-equi-only",
+    embedding_dim=512,
+    resolution=256,
+    equivariant_dims=(0, 512),
+    checkpoint=None,
+)
+
+
+def build_encoder(checkpoint):
+    return load_encoder(checkpoint, width=64, layers=(2, 2, 2, 2))
+
+
+def build_predictor(checkpoint):
+    return load_predictor(checkpoint, "sie-equi-only")

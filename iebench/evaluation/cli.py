@@ -1,0 +1,96 @@
+"""`iebench evaluate ENCODER.py --data DATA`: evaluate a submission, write its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iebench.errors import IebenchError
+from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
+from iebench.evaluation.run import evaluate as run_evaluation
+from iebench.results import TASKS, format_table, write_results
+from iebench.submission import load_submission
+
+
+def _tasks(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    tasks = tuple(t.strip() for t in value.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise IebenchError(
+            f"--tasks: unknown {unknown or '(none)'}; choose from {', '.join(TASKS)}"
+        )
+    return tasks
+
+
+@click.command("evaluate")
+@click.argument("encoder", type=click.Path(path_type=Path))
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset root.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Weights passed to build_encoder (default: the file's METADATA.checkpoint).",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(list(PROTOCOLS)),
+    default="reference",
+    show_default=True,
+    help="reference: the published probes (300 epochs); quick: 10 epochs, for smoke tests.",
+)
+@click.option(
+    "--tasks",
+    default=None,
+    help=f"Comma-separated subset of {','.join(TASKS)} (default: all the encoder supports).",
+)
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("results.json"),
+    show_default=True,
+    help="Results file (written only when the whole run succeeds).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Feature cache directory (default DATA/.iebench-cache).",
+)
+@click.option("--device", default=None, help="torch device (default: cuda when present, else cpu).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None, help="Image-loading processes."
+)
+def evaluate(
+    encoder: Path,
+    data: Path,
+    checkpoint: Path | None,
+    protocol: str,
+    tasks: str | None,
+    seeds: int,
+    out: Path,
+    cache: Path | None,
+    device: str | None,
+    batch_size: int,
+    workers: int | None,
+) -> None:
+    """Evaluate the encoder built by ENCODER.py on the dataset at DATA."""
+    config = EvalConfig(
+        data=data,
+        protocol=protocol,
+        tasks=_tasks(tasks),
+        seeds=seeds,
+        cache_dir=cache,
+        device=device or default_device(),
+        batch_size=batch_size,
+        workers=default_workers() if workers is None else workers,
+    )
+    submission = load_submission(encoder, checkpoint=checkpoint, device=config.device)
+    results = run_evaluation(submission, config)
+    write_results(results, out)
+    click.echo(format_table(results))
+    click.echo(f"results written to {out}")

@@ -1,0 +1,108 @@
+"""The evaluation config and the probe protocols (REFERENCE.md section 5)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from iebench.errors import IebenchError
+from iebench.results import TASKS
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How every probe trains: Adam at a constant learning rate, whole epochs."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    epochs: int = 300
+
+
+PROTOCOLS: dict[str, ProbeSettings] = {
+    "reference": ProbeSettings(),
+    # The reference probes, fewer epochs: for smoke tests and demos, not for comparisons.
+    "quick": ProbeSettings(epochs=10),
+}
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_workers() -> int:
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything one evaluation run depends on besides the encoder; stored in its results.
+
+    ``tasks=None`` runs every task the encoder supports (equivariance only with a
+    predictor); naming ``equivariance`` for an encoder without one is an error.
+    Probe seeds are 0 .. seeds-1. Features are cached under ``cache_dir``
+    (default ``<data>/.iebench-cache``). Classification is scored on every
+    validation view; rotation and colour on ``val_pairs_per_object`` fixed random
+    pairs of distinct views per validation object.
+    """
+
+    data: Path
+    protocol: str = "reference"
+    tasks: tuple[str, ...] | None = None
+    seeds: int = 1
+    cache_dir: Path | None = None
+    device: str = field(default_factory=default_device)
+    batch_size: int = 256
+    workers: int = field(default_factory=default_workers)
+    val_pairs_per_object: int = 10
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", Path(self.data))
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if self.tasks is not None:
+            object.__setattr__(self, "tasks", tuple(self.tasks))
+        problems = []
+        if self.protocol not in PROTOCOLS:
+            problems.append(
+                f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}"
+            )
+        unknown = [t for t in self.tasks or () if t not in TASKS]
+        if unknown or self.tasks == ():
+            problems.append(f"unknown tasks {unknown or '(none)'}; choose from {', '.join(TASKS)}")
+        for name in ("seeds", "batch_size", "val_pairs_per_object"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            problems.append(f"workers must be an int >= 0, got {self.workers!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            problems.append(f"unknown device {self.device!r}")
+        if problems:
+            raise IebenchError(f"evaluation config: {'; '.join(problems)}")
+
+    @property
+    def probe(self) -> ProbeSettings:
+        return PROTOCOLS[self.protocol]
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds))
+
+    @property
+    def cache_root(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data / ".iebench-cache"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["data"] = str(self.data)
+        data["cache_dir"] = None if self.cache_dir is None else str(self.cache_dir)
+        data["tasks"] = None if self.tasks is None else list(self.tasks)
+        return data

@@ -1,0 +1,207 @@
+"""``evaluate(encoder, config) -> Results``: the whole benchmark run, as a pure function."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from iebench import __version__
+from iebench.errors import IebenchError
+from iebench.evaluation.config import EvalConfig
+from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
+from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
+from iebench.layout import SPLITS
+from iebench.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
+from iebench.submission import Submission, load_submission
+from iebench.tree import TreeIndex
+
+PROBE_TASKS = ("classification", "rotation", "colour")
+
+
+def representation_parts(submission: Submission) -> dict[str, slice]:
+    """The parts probed: the whole representation and each declared part."""
+    metadata = submission.metadata
+    parts = {"full": slice(0, metadata.embedding_dim)}
+    for name, dims in (
+        ("invariant", metadata.invariant_dims),
+        ("equivariant", metadata.equivariant_dims),
+    ):
+        if dims is not None:
+            parts[name] = slice(*dims)
+    return {name: parts[name] for name in PARTS if name in parts}
+
+
+def selected_tasks(submission: Submission, config: EvalConfig) -> list[str]:
+    if config.tasks is None:
+        return [t for t in TASKS if t != "equivariance" or submission.predictor is not None]
+    if "equivariance" in config.tasks and submission.predictor is None:
+        raise IebenchError(
+            f"{submission.file}: the equivariance task needs build_predictor(checkpoint) "
+            f"(the model's projector and predictor); leave it out of --tasks"
+        )
+    return [t for t in TASKS if t in config.tasks]
+
+
+def _summary(values: list[float]) -> Score:
+    array = np.asarray(values, dtype=np.float64)
+    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return Score(mean=float(array.mean()), std=std, n=len(array))
+
+
+def _device_name(device: str) -> str:
+    if torch.device(device).type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
+
+
+def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results:
+    """Evaluate a submission (a file path, or a ``Submission``) on ``config.data``.
+
+    Checks the submission and the dataset before any work; extracts features
+    once (cached); trains every probe on the cached features, for every seed.
+    """
+    started = time.perf_counter()
+    if isinstance(encoder, Submission):
+        submission = encoder
+    else:
+        submission = load_submission(Path(encoder), device=config.device)
+    tasks = selected_tasks(submission, config)
+    indices = {split: TreeIndex.load(config.data, split) for split in SPLITS}
+    # Probes train on train and are scored on val; the predictor is scored on val alone.
+    needed = ("val",) if tasks == ["equivariance"] else SPLITS
+    for index in indices.values():
+        if index.num_objects == 0:
+            raise IebenchError(f"{config.data}: split {index.split!r} has no objects")
+        if index.views < 2:
+            raise IebenchError(f"{config.data}: pairs need at least 2 views per object")
+    fingerprint = dataset_fingerprint(config.data)
+    cache = open_cache(config.cache_root, cache_key(submission, fingerprint))
+
+    data = {}
+    for split in needed:
+        features = extract_features(
+            submission,
+            indices[split],
+            cache,
+            config.device,
+            config.batch_size,
+            config.workers,
+            config.progress,
+        )
+        data[split] = SplitData.build(indices[split], features, config.device)
+    extracted = time.perf_counter()
+
+    scores = _run_tasks(submission, config, tasks, data)
+    finished = time.perf_counter()
+    val = indices["val"]
+    return Results(
+        iebench_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        encoder=_encoder_section(submission),
+        dataset={
+            "root": str(Path(config.data).resolve()),
+            "fingerprint": fingerprint,
+            "splits": {
+                split: {"objects": index.num_objects, "images": index.num_objects * index.views}
+                for split, index in indices.items()
+            },
+            "views_per_object": val.views,
+        },
+        protocol={
+            "name": config.protocol,
+            "tasks": tasks,
+            "probe": {
+                "optimizer": config.probe.optimizer,
+                "lr": config.probe.lr,
+                "weight_decay": config.probe.weight_decay,
+                "batch_size": config.probe.batch_size,
+                "epochs": config.probe.epochs,
+            },
+            "seeds": config.seed_list,
+            "backbone_mode": "eval",
+        },
+        environment={
+            "device": _device_name(config.device),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        scores=scores,
+        timings={
+            "extraction_s": round(extracted - started, 3),
+            "probes_s": round(finished - extracted, 3),
+            "total_s": round(finished - started, 3),
+        },
+        config=config.to_dict(),
+    )
+
+
+def _encoder_section(submission: Submission) -> dict:
+    metadata = submission.metadata
+    return {
+        "name": metadata.name,
+        "file": submission.file,
+        "file_sha256": submission.file_sha256,
+        "checkpoint": None if submission.checkpoint is None else str(submission.checkpoint),
+        "checkpoint_sha256": submission.checkpoint_sha256,
+        "embedding_dim": metadata.embedding_dim,
+        "invariant_dims": None
+        if metadata.invariant_dims is None
+        else list(metadata.invariant_dims),
+        "equivariant_dims": (
+            None if metadata.equivariant_dims is None else list(metadata.equivariant_dims)
+        ),
+        "resolution": metadata.resolution,
+        "has_predictor": submission.predictor is not None,
+    }
+
+
+def _run_tasks(
+    submission: Submission, config: EvalConfig, tasks: list[str], data: dict[str, SplitData]
+) -> dict[str, dict[str, dict[str, Score]]]:
+    parts = representation_parts(submission)
+    probe_tasks = [t for t in tasks if t in PROBE_TASKS]
+    total = len(probe_tasks) * len(parts) * config.seeds * config.probe.epochs
+    bar = tqdm(total=total, unit="epoch", desc="probes", disable=not config.progress or not total)
+    collected: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for task in probe_tasks:
+        for part_name, part in parts.items():
+            for seed in config.seed_list:
+                bar.set_description(f"probes: {task}/{part_name} seed {seed}")
+                if task == "classification":
+                    result = classification(
+                        data["train"], data["val"], part, seed, config.probe, bar.update
+                    )
+                else:
+                    result = pair_regression(
+                        task,
+                        data["train"],
+                        data["val"],
+                        part,
+                        seed,
+                        config.probe,
+                        config.val_pairs_per_object,
+                        bar.update,
+                    )
+                for metric, value in result.items():
+                    collected.setdefault(task, {}).setdefault(part_name, {}).setdefault(
+                        metric, []
+                    ).append(value)
+    bar.close()
+    if "equivariance" in tasks:
+        # No probe is trained: the predictor's scores do not depend on the seed.
+        result = equivariance(data["val"], submission.predictor)
+        collected["equivariance"] = {PREDICTOR_PART: {m: [v] for m, v in result.items()}}
+    return {
+        task: {
+            part: {metric: _summary(values) for metric, values in metrics.items()}
+            for part, metrics in parts_scores.items()
+        }
+        for task, parts_scores in collected.items()
+    }

@@ -1,0 +1,63 @@
+"""`build` and `show`: the board's views, from its results files alone.
+
+Nothing submitted is ever imported or run. The output depends only on the files'
+contents (sorted, no timestamps), so rebuilding gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from iebench.io import write_text_atomic
+from iebench.leaderboard.board import load_board, read_dataset_names
+from iebench.leaderboard.page import html_page
+from iebench.leaderboard.plot import layout, to_svg, tradeoff_series, write_png
+from iebench.leaderboard.reported import read_reported
+from iebench.leaderboard.table import Table, reported_tables, track_tables
+from iebench.leaderboard.text import markdown, terminal
+
+README_NAME = "README.md"
+PAGE_NAME = "index.html"
+PLOT_NAME = "tradeoff.png"
+
+
+@dataclass(frozen=True)
+class Built:
+    readme: Path
+    page: Path
+    plot: Path
+    entries: int
+    tracks: int
+
+
+def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
+    """(measured tables, one per track; reported tables) after checking the whole board."""
+    state = load_board(board)
+    state.check(board)
+    measured = track_tables(state.entries, read_dataset_names(board))
+    return measured, reported_tables(read_reported(board))
+
+
+def build(board: Path) -> Built:
+    """Regenerate README.md, index.html and tradeoff.png of ``board``."""
+    board = Path(board)
+    measured, reported = board_tables(board)
+    plot = layout(tradeoff_series(measured, reported))
+    built = Built(
+        readme=board / README_NAME,
+        page=board / PAGE_NAME,
+        plot=board / PLOT_NAME,
+        entries=sum(len(t.rows) for t in measured),
+        tracks=len(measured),
+    )
+    write_text_atomic(built.readme, markdown(measured, reported))
+    write_text_atomic(built.page, html_page(measured, reported, to_svg(plot)))
+    write_png(plot, built.plot)
+    return built
+
+
+def show(board: Path, with_reported: bool = False) -> str:
+    """The board as plain text (measured tracks; reported tables when asked)."""
+    measured, reported = board_tables(board)
+    return terminal(measured, reported if with_reported else [])

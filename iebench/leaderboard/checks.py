@@ -1,0 +1,161 @@
+"""What a results file must satisfy, beyond the schema, to enter the board.
+
+Every check returns a list of problems (one line each) so a rejection lists them all.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from iebench.io import sha256_file
+from iebench.leaderboard.board import Entry, slugify
+from iebench.leaderboard.track import Track
+
+# Every track ranks on these; equivariance is extra (it needs the model's predictor).
+REQUIRED_TASKS = ("classification", "rotation", "colour")
+REQUIRED_PART = "full"
+PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}
+# Inclusive bounds of each metric's mean; R^2 has no lower bound (a bad probe goes below 0).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "top1": (0.0, 100.0),
+    "top5": (0.0, 100.0),
+    "r2": (-math.inf, 1.0),
+    "mrr": (0.0, 1.0),
+    "h@1": (0.0, 1.0),
+    "h@2": (0.0, 1.0),
+    "h@5": (0.0, 1.0),
+    "h@10": (0.0, 1.0),
+    "pre": (0.0, 1.0),
+}
+# (lower, higher): the first can never exceed the second (H@k grows with k; MRR >= H@1).
+METRIC_ORDER = (("top1", "top5"), ("h@1", "h@2"), ("h@2", "h@5"), ("h@5", "h@10"), ("h@1", "mrr"))
+HEX = set("0123456789abcdef")
+
+
+def required_task_problems(data: dict[str, Any]) -> list[str]:
+    scores = data["scores"]
+    problems = []
+    for task in REQUIRED_TASKS:
+        if task not in scores:
+            required = ", ".join(REQUIRED_TASKS)
+            problems.append(f"scores.{task}: missing; every track requires {required}")
+        elif REQUIRED_PART not in scores[task]:
+            problems.append(f"scores.{task}.{REQUIRED_PART}: missing (the whole representation)")
+    listed = data["protocol"]["tasks"]
+    if sorted(listed) != sorted(scores):
+        problems.append(f"protocol.tasks {listed} do not match the scored tasks {sorted(scores)}")
+    return problems
+
+
+def value_problems(data: dict[str, Any]) -> list[str]:
+    """Values the schema allows but no real run produces."""
+    encoder = data["encoder"]
+    problems = []
+    for key in ("file_sha256", "checkpoint_sha256"):
+        digest = encoder[key]
+        if digest is not None and (len(digest) != 64 or not set(digest) <= HEX):
+            problems.append(f"encoder.{key}: not a sha256 hex digest: {digest!r}")
+    if (encoder["checkpoint"] is None) != (encoder["checkpoint_sha256"] is None):
+        problems.append("encoder.checkpoint and encoder.checkpoint_sha256: give both or neither")
+    for key in ("embedding_dim", "resolution"):
+        if encoder[key] < 1:
+            problems.append(f"encoder.{key}: must be >= 1, got {encoder[key]}")
+    for key in PART_DIMS.values():
+        dims = encoder[key]
+        if dims is not None and dims[1] > encoder["embedding_dim"]:
+            problems.append(
+                f"encoder.{key}: {dims} reaches past embedding_dim {encoder['embedding_dim']}"
+            )
+    dataset = data["dataset"]
+    views = dataset["views_per_object"]
+    if views < 2:
+        problems.append(f"dataset.views_per_object: must be >= 2, got {views}")
+    for split, sizes in dataset["splits"].items():
+        if sizes["objects"] < 1 or not 0 < sizes["images"] <= sizes["objects"] * max(views, 1):
+            problems.append(f"dataset.splits.{split}: impossible sizes {sizes}")
+    for key, seconds in data["timings"].items():
+        if seconds < 0:
+            problems.append(f"timings.{key}: negative ({seconds})")
+    try:
+        datetime.fromisoformat(data["created"])
+    except ValueError:
+        problems.append(f"created: not an ISO-8601 time: {data['created']!r}")
+    return problems + _score_problems(data)
+
+
+def _score_problems(data: dict[str, Any]) -> list[str]:
+    encoder = data["encoder"]
+    problems = []
+    if "equivariance" in data["scores"] and not encoder["has_predictor"]:
+        problems.append("scores.equivariance: the encoder declares no predictor")
+    for task, parts in data["scores"].items():
+        for part, metrics in parts.items():
+            where = f"scores.{task}.{part}"
+            if part in PART_DIMS and encoder[PART_DIMS[part]] is None:
+                problems.append(f"{where}: the encoder declares no {PART_DIMS[part]}")
+            for metric, score in metrics.items():
+                low, high = METRIC_RANGES[metric]
+                if not low <= score["mean"] <= high:
+                    problems.append(
+                        f"{where}.{metric}.mean: {score['mean']} outside [{low}, {high}]"
+                    )
+                if score["std"] < 0:
+                    problems.append(f"{where}.{metric}.std: negative ({score['std']})")
+            for lower, higher in METRIC_ORDER:
+                both = lower in metrics and higher in metrics
+                if both and metrics[lower]["mean"] > metrics[higher]["mean"]:
+                    problems.append(f"{where}: {lower} above {higher}")
+    return problems
+
+
+def file_hash_problems(data: dict[str, Any], base: Path) -> tuple[list[str], list[str]]:
+    """The encoder file and checkpoint against their recorded sha256, where they can be found.
+
+    Relative paths are taken from ``base`` (where the evaluation ran). Returns
+    (problems, notes); a note says which file could not be checked here.
+    """
+    encoder = data["encoder"]
+    problems, notes = [], []
+    for label, key in (("encoder file", "file"), ("checkpoint", "checkpoint")):
+        if encoder[key] is None:
+            continue
+        path = Path(base) / encoder[key]
+        if not path.is_file():
+            notes.append(f"{label} {encoder[key]} not found here: its sha256 was not checked")
+            continue
+        actual = sha256_file(path)
+        if actual != encoder[f"{key}_sha256"]:
+            problems.append(
+                f"encoder.{key}_sha256: {path} has sha256 {actual}, "
+                f"not the recorded {encoder[f'{key}_sha256']}"
+            )
+    return problems, notes
+
+
+def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
+    """Duplicates and mismatches against the entries already on the submission's track."""
+    track = Track.of(data)
+    encoder = data["encoder"]
+    identity = (encoder["file_sha256"], encoder["checkpoint_sha256"])
+    same_track = [e for e in entries if e.track == track]
+    problems = []
+    for entry in same_track:
+        other = entry.data["encoder"]
+        if identity == (other["file_sha256"], other["checkpoint_sha256"]):
+            problems.append(
+                f"duplicate of results/{entry.path}: same encoder file and checkpoint on this track"
+            )
+        elif slugify(encoder["name"]) == slugify(entry.name):
+            problems.append(
+                f"encoder.name {encoder['name']!r}: already on this track as {entry.name!r} "
+                f"(results/{entry.path}); give this encoder a distinct name"
+            )
+    if same_track and data["protocol"]["probe"] != same_track[0].data["protocol"]["probe"]:
+        problems.append(
+            f"protocol.probe {data['protocol']['probe']} differs from this track's "
+            f"{same_track[0].data['protocol']['probe']} (results/{same_track[0].path})"
+        )
+    return problems

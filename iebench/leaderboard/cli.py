@@ -1,0 +1,60 @@
+"""`iebench leaderboard submit|build|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iebench.leaderboard.board import DEFAULT_BOARD
+from iebench.leaderboard.build import build as build_board
+from iebench.leaderboard.build import show as show_board
+from iebench.leaderboard.submit import submit as submit_results
+
+BOARD_OPTION = click.option(
+    "--board",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_BOARD,
+    show_default=True,
+    help="The board directory.",
+)
+
+
+@click.group()
+def leaderboard() -> None:
+    """Publish results: check and add results files, build the board's pages."""
+
+
+@leaderboard.command("submit")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@BOARD_OPTION
+@click.option(
+    "--dataset-name",
+    default=None,
+    help='Readable name of the results\' dataset, e.g. "3DIEBench" (kept in datasets.csv).',
+)
+def submit(results: Path, board: Path, dataset_name: str | None) -> None:
+    """Check RESULTS.json (every problem is listed) and add it to the board."""
+    accepted = submit_results(results, board, dataset_name=dataset_name)
+    for note in accepted.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"accepted: {board / 'results' / accepted.entry.path}")
+    click.echo(f"run `iebench leaderboard build --board {board}` to update the pages")
+
+
+@leaderboard.command("build")
+@BOARD_OPTION
+def build(board: Path) -> None:
+    """Regenerate README.md, index.html and tradeoff.png from the results files."""
+    built = build_board(board)
+    click.echo(f"{built.entries} entries in {built.tracks} tracks")
+    for path in (built.readme, built.page, built.plot):
+        click.echo(f"wrote {path}")
+
+
+@leaderboard.command("show")
+@BOARD_OPTION
+@click.option("--reported", is_flag=True, help="Also print the numbers reported in papers.")
+def show(board: Path, reported: bool) -> None:
+    """Print the board's tables."""
+    click.echo(show_board(board, with_reported=reported), nl=False)

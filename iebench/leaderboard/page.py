@@ -1,0 +1,145 @@
+"""leaderboard/index.html: one static page, no network (inline CSS, JS and SVG)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from iebench.leaderboard.table import Column, Table
+from iebench.leaderboard.text import EMPTY, INTRO, REPORTED_INTRO, track_details
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 76rem; padding: 0 1rem;
+       color: #111; }
+h1 { margin-bottom: 0.3rem; }
+p.meta { color: #555; font-size: 0.85rem; margin: 0.2rem 0 0.6rem; }
+table { border-collapse: collapse; margin-bottom: 1.5rem; font-size: 0.9rem; }
+th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; text-align: left; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th:hover { background: #e6e6e6; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 0.7em; }
+th[aria-sort="descending"]::after { content: " \\25BC"; font-size: 0.7em; }
+table.reported td { color: #555; }
+#tradeoff { max-width: 100%; height: auto; border: 1px solid #ddd; }
+#tradeoff text { font-size: 11px; fill: #111; }
+#tradeoff text.title { font-size: 14px; }
+#tradeoff text.label { font-size: 10px; }
+#tradeoff text.label.reported { fill: #666; }
+div.scroll { overflow-x: auto; }
+#tradeoff line.grid { stroke: #e4e4e4; }
+#tradeoff rect.frame { fill: none; stroke: #333; }
+"""
+
+# Click (or Enter on) a header: sort by that column; again: reverse. Empty cells always
+# sort last; ties keep the board's order (data-index).
+SCRIPT = """
+(function () {
+  function sortTable(table, th, column) {
+    var numeric = th.dataset.type === "number";
+    var first = th.dataset.first;
+    var order = th.getAttribute("aria-sort") === first
+      ? (first === "ascending" ? "descending" : "ascending") : first;
+    var sign = order === "ascending" ? 1 : -1;
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
+      var tie = Number(a.dataset.index) - Number(b.dataset.index);
+      if (x === undefined || y === undefined) {
+        return (x === undefined) - (y === undefined) || tie;
+      }
+      var c = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+      return sign * c || tie;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+    table.querySelectorAll("th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", order);
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("th").forEach(function (th, column) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () { sortTable(table, th, column); });
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { sortTable(table, th, column); }
+      });
+    });
+  });
+})();
+"""
+
+
+def _header(column: Column) -> str:
+    first = "descending" if column.numeric and column.higher_is_better else "ascending"
+    if column.key == "rank":
+        first = "ascending"
+    kind = "number" if column.numeric else "text"
+    css = ' class="num"' if column.numeric else ""
+    return (
+        f'<th{css} data-key="{column.key}" data-type="{kind}" data-first="{first}" '
+        f'scope="col">{escape(column.header)}</th>'
+    )
+
+
+def _table(table: Table, css: str) -> list[str]:
+    lines = [f'<div class="scroll"><table class="{css} sortable">', "<thead><tr>"]
+    lines += [_header(c) for c in table.columns]
+    lines += ["</tr></thead>", "<tbody>"]
+    for index, cells in enumerate(table.rows):
+        tds = []
+        for column, cell in zip(table.columns, cells, strict=True):
+            if column.numeric:
+                value = "" if cell.value is None else f' data-value="{cell.value!r}"'
+                tds.append(f'<td class="num"{value}>{escape(cell.text)}</td>')
+            elif column.key == "results":
+                link = escape(cell.text)
+                tds.append(f'<td data-value="{link}"><a href="{link}">{link}</a></td>')
+            else:
+                tds.append(f'<td data-value="{escape(cell.text)}">{escape(cell.text)}</td>')
+        lines.append(f'<tr data-index="{index}">' + "".join(tds) + "</tr>")
+    lines += ["</tbody>", "</table></div>"]
+    return lines
+
+
+def html_page(measured: list[Table], reported: list[Table], svg: str) -> str:
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>iebench leaderboard</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<h1>iebench leaderboard</h1>",
+        f"<p>{_inline_code(INTRO)}</p>",
+    ]
+    if not measured:
+        lines.append(f'<p id="empty">{_inline_code(EMPTY)}</p>')
+    for table in measured:
+        slug = table.entries[0].track.slug
+        lines += [
+            f'<section class="track" id="track-{slug}">',
+            f"<h2>{escape(table.title)}</h2>",
+            f'<p class="meta">{escape(track_details(table))}</p>',
+            *_table(table, "board"),
+            "</section>",
+        ]
+    lines += ['<section id="plot">', "<h2>Invariance and equivariance</h2>", svg, "</section>"]
+    if reported:
+        lines += [
+            '<section id="reported">',
+            "<h2>Reported in papers</h2>",
+            f"<p>{escape(REPORTED_INTRO)}</p>",
+        ]
+        for table in reported:
+            lines += [f"<h3>{escape(table.title)}</h3>", *_table(table, "reported")]
+        lines.append("</section>")
+    lines += [f"<script>{SCRIPT}</script>", "</body>", "</html>", ""]
+    return "\n".join(lines)
+
+
+def _inline_code(text: str) -> str:
+    """Markdown-style `code` spans as <code> (the shared intro texts use them)."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))

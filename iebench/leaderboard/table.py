@@ -1,0 +1,136 @@
+"""The board as tables of cells, shared by the Markdown, HTML and terminal views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+from iebench.leaderboard.board import Entry
+from iebench.leaderboard.reported import Reported
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    task: str = ""
+    part: str = ""
+    metric: str = ""
+    digits: int = 3
+    higher_is_better: bool = True
+    numeric: bool = True
+
+
+SCORE_COLUMNS = (
+    Column("top1", "top-1 %", "classification", "full", "top1", digits=2),
+    Column("top5", "top-5 %", "classification", "full", "top5", digits=2),
+    Column("rotation", "rotation R²", "rotation", "full", "r2"),
+    Column("colour", "colour R²", "colour", "full", "r2"),
+    Column("top1_inv", "top-1 % inv.", "classification", "invariant", "top1", digits=2),
+    Column("rotation_equi", "rotation R² equi.", "rotation", "equivariant", "r2"),
+    Column("mrr", "MRR", "equivariance", "predictor", "mrr"),
+    Column("h1", "H@1", "equivariance", "predictor", "h@1"),
+    Column("h5", "H@5", "equivariance", "predictor", "h@5"),
+    Column("pre", "PRE", "equivariance", "predictor", "pre", higher_is_better=False),
+)
+ALWAYS_SHOWN = {"top1", "top5", "rotation", "colour"}
+RANK = Column("rank", "#")
+NAME = Column("name", "encoder", numeric=False)
+DIM = Column("dim", "D")
+SEEDS = Column("seeds", "seeds")
+RESULTS = Column("results", "results file", numeric=False)
+
+REPORTED_COLUMNS = (
+    Column("method", "method", numeric=False),
+    Column("top1", "top-1 %", metric="top1", digits=2),
+    Column("rotation", "rotation R²", metric="rotation_r2"),
+    Column("colour", "colour R²", metric="colour_r2"),
+    Column("mrr", "MRR", metric="mrr"),
+    Column("h1", "H@1", metric="h@1"),
+    Column("h5", "H@5", metric="h@5"),
+    Column("source", "source", numeric=False),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    value: float | None = None  # the sort key of a numeric cell; None when empty
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    entries: tuple[Entry, ...] = ()  # the measured entries, in row order (empty when reported)
+
+
+def _score_cell(entry: Entry, column: Column) -> Cell:
+    score = entry.score(column.task, column.part, column.metric)
+    if score is None:
+        return Cell("")
+    text = f"{score['mean']:.{column.digits}f}"
+    if score["n"] > 1:
+        text += f" ± {score['std']:.{column.digits}f}"
+    return Cell(text, score["mean"])
+
+
+def ranked(entries: list[Entry]) -> list[Entry]:
+    """Best first: top-1, then rotation R^2, then name (a stable, deterministic order)."""
+
+    def key(entry: Entry) -> tuple[float, float, str, str]:
+        top1 = entry.score("classification", "full", "top1")
+        rotation = entry.score("rotation", "full", "r2")
+        return (-top1["mean"], -rotation["mean"], entry.name, entry.path)
+
+    return sorted(entries, key=key)
+
+
+def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Table]:
+    """One table per track, tracks in sorted order, rows ranked."""
+    tables = []
+    by_track = groupby(sorted(entries, key=lambda e: e.track), key=lambda e: e.track)
+    for track, group in by_track:
+        rows_entries = ranked(list(group))
+        shown = [
+            c
+            for c in SCORE_COLUMNS
+            if c.key in ALWAYS_SHOWN or any(e.score(c.task, c.part, c.metric) for e in rows_entries)
+        ]
+        columns = (RANK, NAME, *shown, DIM, SEEDS, RESULTS)
+        rows = []
+        for rank, entry in enumerate(rows_entries, start=1):
+            seeds = len(entry.data["protocol"]["seeds"])
+            dim = entry.data["encoder"]["embedding_dim"]
+            rows.append(
+                (
+                    Cell(str(rank), rank),
+                    Cell(entry.name),
+                    *(_score_cell(entry, c) for c in shown),
+                    Cell(str(dim), dim),
+                    Cell(str(seeds), seeds),
+                    Cell(f"results/{entry.path}"),
+                )
+            )
+        title = track.title(dataset_names)
+        tables.append(Table(title, columns, tuple(rows), tuple(rows_entries)))
+    return tables
+
+
+def reported_tables(reported: list[Reported]) -> list[Table]:
+    """One table per reported track, tracks and rows in file order."""
+    groups: dict[str, list[Reported]] = {}
+    for row in reported:
+        groups.setdefault(row.track, []).append(row)
+    tables = []
+    for title, group in groups.items():
+        rows = []
+        for row in group:
+            cells = [Cell(row.method)]
+            for column in REPORTED_COLUMNS[1:-1]:
+                text = row.values.get(column.metric, "")
+                cells.append(Cell(text, row.value(column.metric)))
+            rows.append((*cells, Cell(row.source)))
+        tables.append(Table(title, REPORTED_COLUMNS, tuple(rows)))
+    return tables

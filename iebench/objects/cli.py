@@ -1,0 +1,39 @@
+"""`iebench objects make|list`: write or list the built-in object set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iebench import taxonomy
+from iebench.objects.objectset import BUILTIN_CATEGORIES, make_object_set
+from iebench.shapenet import discover
+
+
+@click.group()
+def objects() -> None:
+    """Procedural stand-ins for ShapeNetCore objects (no download needed)."""
+
+
+@objects.command("make")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--per-class", type=int, default=4, show_default=True, help="Objects per category.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the set (>= 0).")
+@click.option(
+    "--categories",
+    default=None,
+    help="Comma-separated category names or synset ids (default: every built-in category).",
+)
+def make(out: Path, per_class: int, seed: int, categories: str | None) -> None:
+    """Write the built-in objects into OUT in ShapeNetCore v2 layout."""
+    make_object_set(out, per_class, seed, categories=categories)
+    found = discover(out, synsets=taxonomy.parse_synsets(categories))
+    click.echo(f"{out}: {found.summary()} (seed {seed}, {per_class} per category)")
+
+
+@objects.command("list")
+def list_categories() -> None:
+    """Print the built-in categories: synset id, label and name."""
+    for synset in BUILTIN_CATEGORIES:
+        click.echo(f"{synset}  {taxonomy.label_of(synset):2d}  {taxonomy.name_of(synset)}")

@@ -1,0 +1,208 @@
+"""A packed cache of a split: every view decoded once into one memory-mapped uint8 array.
+
+    <dir>/<split>-<R>px.npy    (objects, views, H, W, 3) uint8, object-major as the split files
+    <dir>/<split>-<R>px.json   the index: shape, resolution, and the split's fingerprint
+
+``<dir>`` is ``<root>/packed`` by default. Images are decoded and resized exactly as
+the JPEG loader does (no DCT scaling), so packed and unpacked datasets return the
+same tensors. Both files are written atomically, the index last: a pack without
+its index is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from iebench import __version__
+from iebench.errors import IebenchError
+from iebench.imageio import read_image
+from iebench.io import atomic_path, write_json_atomic
+from iebench.layout import SPLITS, split_files
+from iebench.transforms import DEFAULT_RESOLUTION
+from iebench.tree import TreeIndex
+
+PACK_DIR = "packed"
+PACK_FORMAT = "iebench-pack-1"
+
+
+def pack_paths(directory: Path, split: str, resolution: int) -> tuple[Path, Path]:
+    """(array file, index file) of a split's pack at a resolution."""
+    stem = f"{split}-{int(resolution)}px"
+    return Path(directory) / f"{stem}.npy", Path(directory) / f"{stem}.json"
+
+
+class PackedImages:
+    """Read access to a pack: ``pack[object, view]`` -> HxWx3 uint8 array.
+
+    The memory map is opened lazily in each process and never pickled, so a
+    dataset holding one can go to DataLoader workers cheaply.
+    """
+
+    def __init__(self, array_path: Path, shape: tuple[int, ...]) -> None:
+        self.array_path = Path(array_path)
+        self.shape = tuple(shape)
+        self._array: np.ndarray | None = None
+
+    def __getitem__(self, key: tuple[int, int]) -> np.ndarray:
+        if self._array is None:
+            self._array = np.load(self.array_path, mmap_mode="r")
+        return self._array[key]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_array": None}
+
+
+def find_pack(
+    index: TreeIndex, resolution: int, directory: Path | None = None, required: bool = False
+) -> PackedImages | None:
+    """The pack of ``index``'s split at ``resolution`` if one is there and current.
+
+    A pack made from other split files is stale: a warning (or, when ``required``,
+    an IebenchError) says so and None is returned, so the caller reads the JPEGs.
+    """
+    directory = Path(directory) if directory is not None else index.root / PACK_DIR
+    array_path, index_path = pack_paths(directory, index.split, resolution)
+    if not index_path.is_file():
+        if required:
+            raise IebenchError(f"{index_path}: no pack; run `iebench pack` first")
+        return None
+    meta = json.loads(index_path.read_text(encoding="utf-8"))
+    expected = (index.num_objects, index.views)
+    problem = None
+    if meta.get("format") != PACK_FORMAT:
+        problem = f"unknown pack format {meta.get('format')!r}"
+    elif meta.get("split_fingerprint") != index.fingerprint:
+        problem = "stale pack: the split files changed since it was made; re-run `iebench pack`"
+    elif tuple(meta.get("shape", ()))[:2] != expected or not array_path.is_file():
+        problem = f"pack shape {meta.get('shape')} does not match {expected} (objects, views)"
+    if problem is None:
+        return PackedImages(array_path, tuple(meta["shape"]))
+    if required:
+        raise IebenchError(f"{index_path}: {problem}")
+    warnings.warn(f"{index_path}: {problem}; reading the JPEGs instead", stacklevel=2)
+    return None
+
+
+def _read_object(job: tuple[list[Path], int]) -> np.ndarray:
+    paths, resolution = job
+    return np.stack([read_image(path, resolution) for path in paths])
+
+
+def _decoded_objects(index: TreeIndex, resolution: int, workers: int) -> Iterator[np.ndarray]:
+    """Each object's views as (views, H, W, 3), in split order, decoded by ``workers``."""
+    jobs = (
+        ([index.image_path(k, v) for v in range(index.views)], resolution)
+        for k in range(index.num_objects)
+    )
+    if workers <= 1:
+        yield from map(_read_object, jobs)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(_read_object, jobs, chunksize=8)
+
+
+def pack_split(
+    index: TreeIndex,
+    resolution: int = DEFAULT_RESOLUTION,
+    directory: Path | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> Path:
+    """Decode every view of ``index`` at ``resolution`` into a pack; returns the array file."""
+    if index.num_objects == 0:
+        raise IebenchError(f"{index.root}: split {index.split!r} has no objects to pack")
+    directory = Path(directory) if directory is not None else index.root / PACK_DIR
+    array_path, index_path = pack_paths(directory, index.split, resolution)
+    image_shape = read_image(index.image_path(0, 0), resolution).shape
+    shape = (index.num_objects, index.views, *image_shape)
+    directory.mkdir(parents=True, exist_ok=True)
+    needed = int(np.prod(shape))
+    free = shutil.disk_usage(directory).free
+    if needed > free:
+        raise IebenchError(
+            f"{directory}: the pack needs {needed / 2**30:.1f} GiB, only {free / 2**30:.1f} free"
+        )
+    index_path.unlink(missing_ok=True)  # an old index must not describe a half-written array
+    with atomic_path(array_path) as temp:
+        array = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=shape)
+        decoded = _decoded_objects(index, resolution, workers)
+        bar = tqdm(decoded, total=index.num_objects, unit="obj", disable=not progress)
+        for k, views in enumerate(bar):
+            if views.shape[1:] != image_shape:
+                raise IebenchError(
+                    f"{index.object_dir(k)}: views of shape {views.shape[1:]}, "
+                    f"expected {image_shape} like {index.image_path(0, 0)}"
+                )
+            array[k] = views
+        array.flush()
+        del array
+    write_json_atomic(
+        index_path,
+        {
+            "format": PACK_FORMAT,
+            "split": index.split,
+            "resolution": int(resolution),
+            "shape": list(shape),
+            "split_fingerprint": index.fingerprint,
+            "iebench_version": __version__,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    return array_path
+
+
+@click.command("pack")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--resolution",
+    type=click.IntRange(min=1),
+    default=DEFAULT_RESOLUTION,
+    show_default=True,
+    help="Shorter image side in the pack.",
+)
+@click.option(
+    "--split",
+    "splits",
+    type=click.Choice(SPLITS),
+    multiple=True,
+    help="Split(s) to pack (default: every split present).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Pack directory (default DATA/packed, where datasets look).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Decoding processes.",
+)
+def pack(
+    data: Path, resolution: int, splits: tuple[str, ...], out: Path | None, workers: int
+) -> None:
+    """Decode every view of DATA once into a memory-mapped uint8 array per split."""
+    if not data.is_dir():
+        raise IebenchError(f"{data}: dataset root is not a directory")
+    splits = splits or tuple(s for s in SPLITS if split_files(data, s).images.is_file())
+    if not splits:
+        raise IebenchError(f"{data}: no split files (train_images.npy, val_images.npy)")
+    for split in splits:
+        index = TreeIndex.load(data, split)
+        path = pack_split(index, resolution, out, workers, progress=True)
+        size = path.stat().st_size / 2**30
+        click.echo(
+            f"{split}: {index.num_objects} objects x {index.views} views -> {path} ({size:.2f} GiB)"
+        )

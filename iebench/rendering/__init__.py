@@ -1,0 +1,17 @@
+"""Rendering 3DIEBench: configuration, presets and the render pipeline (no Blender import;
+the Blender side is `iebench.blender`, run in worker processes)."""
+
+from iebench.rendering.config import RenderConfig, parse_shard
+from iebench.rendering.presets import PRESETS, RenderSettings, preset_settings
+from iebench.rendering.run import Failure, RenderReport, render_objects
+
+__all__ = [
+    "PRESETS",
+    "Failure",
+    "RenderConfig",
+    "RenderReport",
+    "RenderSettings",
+    "parse_shard",
+    "preset_settings",
+    "render_objects",
+]

@@ -1,0 +1,129 @@
+"""RenderConfig: every choice of one `iebench render` run, validated once and stored in
+the dataset manifest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from iebench import taxonomy
+from iebench.errors import IebenchError
+from iebench.factors import FactorSpec
+from iebench.rendering.meshcheck import MAX_FACES
+from iebench.rendering.presets import RenderSettings, preset_settings
+
+DEVICES = ("cpu", "gpu")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N), with 0 <= K < N (K counts from 0, like job-array task ids)."""
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise IebenchError(f"--shard {text!r}: expected K/N, e.g. 0/8") from None
+    if not 0 <= index < count:
+        raise IebenchError(f"--shard {text!r}: need 0 <= K < N")
+    return index, count
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """One render run. ``objects=None`` renders the built-in object set."""
+
+    out: Path
+    objects: Path | None = None
+    synsets: tuple[str, ...] | None = None
+    limit: int | None = None
+    per_class: int | None = None
+    objects_list: Path | None = None
+    views: int = 50
+    seed: int = 0
+    factors: str = "published"
+    preset: str = "default"
+    resolution: int | None = None
+    samples: int | None = None
+    engine: str | None = None
+    device: str = "cpu"
+    workers: int = 1
+    threads: int = 0  # per worker; 0 shares the machine's cores among the workers
+    recycle_after: int = 100  # objects per worker process before a fresh one takes over
+    timeout: float = 600.0  # seconds an object may go without progress (loading or one view)
+    max_faces: int = MAX_FACES
+    shard: tuple[int, int] | None = None
+    split_from: Path | None = None
+    val_fraction: float = 0.2
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "out", Path(self.out))
+        for name in ("objects", "objects_list", "split_from"):
+            if getattr(self, name) is not None:
+                set_(self, name, Path(getattr(self, name)))
+        set_(self, "synsets", taxonomy.parse_synsets(self.synsets))
+        if isinstance(self.shard, str):
+            set_(self, "shard", parse_shard(self.shard))
+        elif self.shard is not None:
+            set_(self, "shard", parse_shard(f"{self.shard[0]}/{self.shard[1]}"))
+        self._validate()
+
+    def _validate(self) -> None:
+        positive = {
+            "views": self.views,
+            "workers": self.workers,
+            "recycle_after": self.recycle_after,
+            "max_faces": self.max_faces,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise IebenchError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        for name in ("limit", "per_class"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise IebenchError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.seed < 0:
+            raise IebenchError(f"--seed must be >= 0, got {self.seed}")
+        if self.threads < 0:
+            raise IebenchError(f"--threads must be >= 0, got {self.threads}")
+        if not self.timeout > 0:
+            raise IebenchError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.device not in DEVICES:
+            raise IebenchError(f"--device {self.device!r}: choose from {', '.join(DEVICES)}")
+        if not 0 <= self.val_fraction < 1:
+            raise IebenchError(f"val fraction {self.val_fraction}: must be in [0, 1)")
+        if self.objects is not None and not self.objects.is_dir():
+            raise IebenchError(f"{self.objects}: not a directory (expected a ShapeNetCore tree)")
+        if self.objects_list is not None and not self.objects_list.is_file():
+            raise IebenchError(f"{self.objects_list}: objects list not found")
+        if self.split_from is not None and not self.split_from.is_dir():
+            raise IebenchError(f"{self.split_from}: not a directory (expected split files)")
+        if self.out.exists() and not self.out.is_dir():
+            raise IebenchError(f"{self.out}: exists and is not a directory")
+        # Both raise on an unknown name or a bad override.
+        FactorSpec.named(self.factors)
+        preset_settings(self.preset, self.resolution, self.samples, self.engine)
+
+    @property
+    def spec(self) -> FactorSpec:
+        return FactorSpec.named(self.factors)
+
+    @property
+    def settings(self) -> RenderSettings:
+        return preset_settings(self.preset, self.resolution, self.samples, self.engine)
+
+    @property
+    def threads_per_worker(self) -> int:
+        if self.threads:
+            return self.threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def to_dict(self) -> dict:
+        data = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            data[field.name] = str(value) if isinstance(value, Path) else value
+        for name in ("synsets", "shard"):
+            if data[name] is not None:
+                data[name] = list(data[name])
+        return data

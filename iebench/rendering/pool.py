@@ -1,0 +1,226 @@
+"""A pool of long-lived Blender worker processes (`iebench.blender.worker`), one object per
+job. A worker that crashes fails only its object; one that goes silent for longer than
+the timeout is killed and replaced; each is recycled after a number of objects so that
+a slow leak in Blender cannot grow without bound."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iebench.errors import IebenchError
+
+WORKER_MODULE = "iebench.blender.worker"
+PARENT_PID_ENV = "IEBENCH_PARENT_PID"
+# Importing bpy and building the scene; not counted against an object's timeout.
+STARTUP_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class ObjectJob:
+    synset: str
+    object_id: str
+    mesh: Path
+    views: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.synset}/{self.object_id}"
+
+
+@dataclass
+class ObjectResult:
+    job: ObjectJob
+    ok: bool
+    stage: str | None = None  # where it failed: model, render, crash, timeout
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    rendered: int = 0  # views rendered now
+    found: int = 0  # views already complete on disk
+
+
+class _Worker:
+    def __init__(self, init: dict) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+        )
+        self.buffer = b""
+        self.ready = False
+        self.objects = 0
+        self.result: ObjectResult | None = None
+        self.last_activity = time.monotonic()
+        self.send(dict(init, op="init"))
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write((json.dumps(message) + "\n").encode())
+        self.process.stdin.flush()
+
+    def assign(self, job: ObjectJob) -> None:
+        self.result = ObjectResult(job, ok=False)
+        self.last_activity = time.monotonic()
+        self.send({"op": "object", **_job_message(job)})
+
+    def fileno(self) -> int:
+        return self.process.stdout.fileno()
+
+    def read_messages(self) -> list[dict] | None:
+        """The complete messages now available; None once the worker has exited."""
+        chunk = os.read(self.fileno(), 1 << 16)
+        if not chunk:
+            return None
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        self.last_activity = time.monotonic()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def deadline(self, timeout: float) -> float:
+        return self.last_activity + (timeout if self.ready else STARTUP_TIMEOUT + timeout)
+
+    def log_tail(self, lines: int = 3) -> str:
+        self.log.seek(0, 2)
+        size = self.log.tell()
+        self.log.seek(max(0, size - 4096))
+        text = self.log.read().decode("utf-8", "replace").strip().splitlines()
+        return " | ".join(line.strip() for line in text[-lines:])
+
+    def stop(self) -> None:
+        """Ask to exit at end of input; kill if it does not."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        self.log.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+
+
+def _job_message(job: ObjectJob) -> dict:
+    return {
+        "synset": job.synset,
+        "object_id": job.object_id,
+        "mesh": str(job.mesh),
+        "views": job.views,
+    }
+
+
+class WorkerPool:
+    """Runs object jobs on ``workers`` Blender processes, yielding results as they finish.
+
+    ``init`` is the worker's init message (settings, stage, spec, seed, out, ...);
+    ``on_view(job, rendered)`` is called for every view finished or found complete.
+    """
+
+    def __init__(
+        self,
+        init: dict,
+        workers: int,
+        timeout: float,
+        recycle_after: int,
+        on_view: Callable[[ObjectJob, bool], None] = lambda job, rendered: None,
+    ) -> None:
+        self.init = init
+        self.size = workers
+        self.timeout = timeout
+        self.recycle_after = recycle_after
+        self.on_view = on_view
+        self.blender: dict | None = None
+
+    def run(self, jobs: list[ObjectJob]) -> Iterator[ObjectResult]:
+        pending = deque(jobs)
+        idle: list[_Worker] = []
+        busy: list[_Worker] = []
+        try:
+            while pending or busy:
+                while pending and len(busy) < self.size:
+                    worker = idle.pop() if idle else _Worker(self.init)
+                    if worker.process.poll() is not None:  # died while idle
+                        worker.stop()
+                        worker = _Worker(self.init)
+                    worker.assign(pending.popleft())
+                    busy.append(worker)
+                now = time.monotonic()
+                wait = max(0.0, min(w.deadline(self.timeout) for w in busy) - now)
+                readable, _, _ = select.select(busy, [], [], wait)
+                for worker in readable:
+                    result = self._handle(worker)
+                    if result is None:
+                        continue
+                    busy.remove(worker)
+                    yield result
+                    if worker.process.poll() is None and worker.objects < self.recycle_after:
+                        idle.append(worker)
+                    else:
+                        worker.stop()
+                now = time.monotonic()
+                for worker in [w for w in busy if w.deadline(self.timeout) <= now]:
+                    busy.remove(worker)
+                    worker.kill()
+                    worker.log.close()
+                    yield self._failed(
+                        worker, "timeout", f"no progress for {self.timeout:g} s; worker killed"
+                    )
+        finally:
+            for worker in idle:
+                worker.stop()
+            for worker in busy:
+                worker.kill()
+                worker.log.close()
+
+    def _handle(self, worker: _Worker) -> ObjectResult | None:
+        """Process what a worker said; its finished result, if the object is done."""
+        messages = worker.read_messages()
+        if messages is None:
+            code = worker.process.wait()
+            tail = worker.log_tail()
+            worker.process.stdout.close()
+            return self._failed(
+                worker, "crash", f"worker exited with code {code}" + (f": {tail}" if tail else "")
+            )
+        for message in messages:
+            event = message["event"]
+            if event == "fatal":
+                raise IebenchError(f"render worker: {message['reason']}")
+            result = worker.result
+            if event == "ready":
+                worker.ready = True
+                self.blender = {k: message[k] for k in ("blender", "build", "device")}
+            elif event == "view":
+                if message["rendered"]:
+                    result.rendered += 1
+                else:
+                    result.found += 1
+                self.on_view(result.job, message["rendered"])
+            elif event == "done":
+                result.ok = message["ok"]
+                result.stage = message["stage"]
+                result.reason = message["reason"]
+                result.warnings = message["warnings"]
+                worker.result = None
+                worker.objects += 1
+                return result
+        return None
+
+    @staticmethod
+    def _failed(worker: _Worker, stage: str, reason: str) -> ObjectResult:
+        result = worker.result
+        result.ok, result.stage, result.reason = False, stage, reason
+        return result

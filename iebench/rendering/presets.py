@@ -1,0 +1,109 @@
+"""Named render settings: `reference` (the published ones), `default` (faster, measured) and
+`preview` (tiny, for tests and demos). `benchmarks/render_quality.py` measures them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from iebench.errors import IebenchError
+
+ENGINES = ("cycles",)
+DENOISER_QUALITIES = ("HIGH", "BALANCED", "FAST")
+DENOISER_PREFILTERS = ("NONE", "FAST", "ACCURATE")
+DENOISER_PASSES = ("RGB", "RGB_ALBEDO", "RGB_ALBEDO_NORMAL")
+SAMPLING_PATTERNS = ("AUTOMATIC", "TABULATED_SOBOL", "BLUE_NOISE")
+VIEW_TRANSFORMS = ("Filmic", "Standard", "AgX")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Every renderer setting that can change a pixel. Defaults are the published ones."""
+
+    engine: str = "cycles"
+    resolution: int = 256
+    samples: int = 100
+    adaptive_threshold: float | None = 0.01  # None turns adaptive sampling off
+    denoise: bool = True
+    denoiser_quality: str = "HIGH"
+    denoiser_prefilter: str = "ACCURATE"
+    denoiser_passes: str = "RGB_ALBEDO_NORMAL"
+    sampling_pattern: str = "AUTOMATIC"
+    light_tree: bool = False  # Blender 3.3 had none (and BlenderProc turns it off)
+    diffuse_bounces: int = 3
+    glossy_bounces: int = 0
+    transmission_bounces: int = 0
+    transparent_bounces: int = 8
+    volume_bounces: int = 0
+    max_bounces: int = 3
+    view_transform: str = "Filmic"
+    jpeg_quality: int = 95
+
+    def __post_init__(self) -> None:
+        choices = {
+            "engine": ENGINES,
+            "denoiser_quality": DENOISER_QUALITIES,
+            "denoiser_prefilter": DENOISER_PREFILTERS,
+            "denoiser_passes": DENOISER_PASSES,
+            "sampling_pattern": SAMPLING_PATTERNS,
+            "view_transform": VIEW_TRANSFORMS,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise IebenchError(f"{name} {value!r}: choose from {', '.join(allowed)}")
+        if not 8 <= self.resolution <= 8192:
+            raise IebenchError(f"resolution {self.resolution}: must be 8..8192 pixels")
+        if self.samples < 1:
+            raise IebenchError(f"samples {self.samples}: must be >= 1")
+        if self.adaptive_threshold is not None and not 0 < self.adaptive_threshold < 1:
+            raise IebenchError(f"adaptive threshold {self.adaptive_threshold}: must be in (0, 1)")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise IebenchError(f"JPEG quality {self.jpeg_quality}: must be 1..100")
+        for field in fields(self):
+            if field.name.endswith("_bounces") and getattr(self, field.name) < 0:
+                raise IebenchError(f"{field.name} must be >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RenderSettings:
+        return cls(**data)
+
+
+PRESETS: dict[str, RenderSettings] = {
+    # REFERENCE.md section 2: at most 100 samples, adaptive threshold 0.01, OIDN
+    # (albedo + normal passes, accurate prefilter, as the published compositor node),
+    # bounces diffuse 3 / glossy 0 / max 3 / transparency 8.
+    "reference": RenderSettings(),
+    # 16 samples with a fast OIDN pass: about 6x faster than reference at about -2 dB
+    # (benchmarks/render_quality.py); adaptive sampling does nothing this low.
+    "default": RenderSettings(
+        samples=16,
+        adaptive_threshold=None,
+        denoiser_quality="FAST",
+        denoiser_prefilter="NONE",
+    ),
+    # Tiny and fast, for tests and demos only.
+    "preview": RenderSettings(
+        resolution=64,
+        samples=4,
+        adaptive_threshold=None,
+        denoiser_quality="FAST",
+        denoiser_prefilter="NONE",
+        denoiser_passes="RGB",
+    ),
+}
+
+
+def preset_settings(
+    name: str,
+    resolution: int | None = None,
+    samples: int | None = None,
+    engine: str | None = None,
+) -> RenderSettings:
+    """A preset's settings with the command-line overrides applied."""
+    if name not in PRESETS:
+        raise IebenchError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    overrides = {"resolution": resolution, "samples": samples, "engine": engine}
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})

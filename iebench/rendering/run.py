@@ -1,0 +1,270 @@
+"""`render_objects(config)`: discover, shard, render on the worker pool with resume, then
+write the manifest, failures.csv and the split files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from iebench import __version__
+from iebench.errors import IebenchError
+from iebench.factors import sample_object
+from iebench.io import write_json_atomic, write_text_atomic
+from iebench.layout import FAILURES_NAME, MANIFEST_NAME
+from iebench.rendering.config import RenderConfig
+from iebench.rendering.pool import ObjectJob, WorkerPool
+from iebench.scene import STAGE
+from iebench.shapenet import ShapeNetObject, discover, read_objects_list
+from iebench.splits import read_split_keys, seeded_split, split_like, write_split_files
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Failure:
+    object: str  # synset/id, or the path discovery passed over
+    stage: str  # discover, model, render, crash, timeout
+    reason: str
+
+
+@dataclass
+class RenderReport:
+    out: Path
+    manifest: Path
+    failures_file: Path
+    objects: int
+    complete: int
+    images_rendered: int
+    images_found: int
+    seconds: float
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    splits: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        rate = self.images_rendered / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"{self.complete}/{self.objects} objects complete in {self.out}: "
+            f"{self.images_rendered} images rendered ({rate:.2f} images/s), "
+            f"{self.images_found} already there"
+        ]
+        if self.splits is not None:
+            parts = [f"{s} {n['objects']} objects" for s, n in self.splits.items()]
+            lines.append("split files: " + ", ".join(parts))
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warnings (see {self.manifest.name})")
+        if self.failures:
+            lines.append(f"{len(self.failures)} failed (see {self.failures_file}):")
+            lines += [f"  {f.object}: [{f.stage}] {f.reason}" for f in self.failures[:10]]
+            if len(self.failures) > 10:
+                lines.append(f"  ... and {len(self.failures) - 10} more")
+        return "\n".join(lines)
+
+
+def output_names(config: RenderConfig) -> tuple[str, str]:
+    """Manifest and failures file names; each shard of a job array writes its own."""
+    if config.shard is None:
+        return MANIFEST_NAME, FAILURES_NAME
+    index, count = config.shard
+    return f"iebench.shard-{index}-of-{count}.json", f"failures.shard-{index}-of-{count}.csv"
+
+
+def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject], list[Failure]]:
+    """The objects of this run (after filters and sharding) and what discovery passed over."""
+    root = config.objects
+    if root is None:
+        from iebench.objects import builtin_objects
+
+        root = builtin_objects(**({"per_class": config.per_class} if config.per_class else {}))
+        log(f"no --objects given: rendering the built-in object set from {root}")
+    only = read_objects_list(config.objects_list) if config.objects_list else None
+    found = discover(root, config.synsets, config.limit, config.per_class, only)
+    failures = [Failure(s.path, "discover", s.reason) for s in found.skipped]
+    objects = found.objects
+    if config.shard is not None:
+        index, count = config.shard
+        objects = objects[index::count]
+    return objects, failures
+
+
+def _check_compatible(config: RenderConfig) -> None:
+    """Refuse to mix datasets: a tree keeps the seed, factors and settings it started with."""
+    # Through JSON, as stored (tuples become lists).
+    wanted = json.loads(
+        json.dumps(
+            {
+                "seed": config.seed,
+                "factor_spec": config.spec.to_dict(),
+                "render_settings": config.settings.to_dict(),
+            }
+        )
+    )
+    for path in sorted(config.out.glob("iebench*.json")):
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise IebenchError(f"{path}: unreadable manifest ({error})") from None
+        previous = {
+            "seed": manifest.get("config", {}).get("seed"),
+            "factor_spec": manifest.get("factor_spec"),
+            "render_settings": manifest.get("render_settings"),
+        }
+        for name, value in wanted.items():
+            if previous[name] != value:
+                raise IebenchError(
+                    f"{path}: this tree was rendered with another {name.replace('_', ' ')} "
+                    f"({previous[name]}); render into another --out"
+                )
+
+
+def _blender_version(pool: WorkerPool) -> dict:
+    if pool.blender is not None:
+        return pool.blender
+    try:  # no worker was needed (everything was complete): the installed module's version
+        return {"blender": version("bpy"), "build": None, "device": None}
+    except PackageNotFoundError:
+        return {"blender": None, "build": None, "device": None}
+
+
+def _failures_csv(failures: list[Failure]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["object", "stage", "reason"])
+    writer.writerows([f.object, f.stage, f.reason] for f in failures)
+    return buffer.getvalue()
+
+
+def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
+    """Render every selected object's views into ``config.out`` (resuming what is there)."""
+    started = time.monotonic()
+    settings, spec = config.settings, config.spec
+    objects, failures = select_objects(config, log)
+    if config.out.exists():
+        _check_compatible(config)
+    config.out.mkdir(parents=True, exist_ok=True)
+    jobs = [ObjectJob(o.synset, o.object_id, o.mesh, config.views) for o in objects]
+    init = {
+        "settings": settings.to_dict(),
+        "stage": STAGE.to_dict(),
+        "spec": spec.to_dict(),
+        "seed": config.seed,
+        "out": str(config.out),
+        "device": config.device,
+        "threads": config.threads_per_worker,
+        "max_faces": config.max_faces,
+    }
+    bar = tqdm(
+        total=len(jobs) * config.views,
+        unit="img",
+        desc="render",
+        disable=not config.progress,
+        dynamic_ncols=True,
+    )
+
+    def on_view(job: ObjectJob, rendered: bool) -> None:
+        if rendered:
+            bar.update(1)
+        else:  # found complete: not part of the work, so keep it out of rate and ETA
+            bar.total -= 1
+            bar.refresh()
+
+    pool = WorkerPool(init, config.workers, config.timeout, config.recycle_after, on_view)
+    complete: list[ObjectJob] = []
+    warnings: list[dict] = []
+    rendered = found = 0
+    try:
+        for result in pool.run(jobs):
+            rendered += result.rendered
+            found += result.found
+            warnings += [{"object": result.job.key, "warning": w} for w in result.warnings]
+            if result.ok:
+                complete.append(result.job)
+            else:
+                failures.append(Failure(result.job.key, result.stage, result.reason))
+                bar.total -= config.views - result.rendered - result.found
+                bar.set_postfix(failed=len(failures), refresh=True)
+    finally:
+        bar.close()
+
+    splits = None
+    if config.shard is None:
+        splits = _write_splits(config, complete, log)
+    manifest_name, failures_name = output_names(config)
+    write_text_atomic(config.out / failures_name, _failures_csv(failures))
+    report = RenderReport(
+        out=config.out,
+        manifest=config.out / manifest_name,
+        failures_file=config.out / failures_name,
+        objects=len(jobs),
+        complete=len(complete),
+        images_rendered=rendered,
+        images_found=found,
+        seconds=time.monotonic() - started,
+        failures=failures,
+        warnings=warnings,
+        splits=splits,
+    )
+    write_json_atomic(report.manifest, _manifest(config, report, pool))
+    return report
+
+
+def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> dict:
+    """Split files over the fully rendered objects of this run."""
+    refs = [(job.synset, job.object_id) for job in complete]
+    if config.split_from is not None:
+        sides, unlisted = split_like(refs, read_split_keys(config.split_from))
+        if unlisted:
+            log(f"{len(unlisted)} objects are in neither split of {config.split_from}: left out")
+    else:
+        sides = seeded_split(refs, config.seed, config.val_fraction)
+
+    def latents_of(synset: str, object_id: str) -> np.ndarray:
+        return sample_object(config.spec, config.seed, synset, object_id, config.views)
+
+    return write_split_files(config.out, sides, latents_of, config.spec.size)
+
+
+def _manifest(config: RenderConfig, report: RenderReport, pool: WorkerPool) -> dict:
+    return {
+        "format": "iebench-render/1",
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "iebench_version": __version__,
+        "blender": _blender_version(pool),
+        "config": config.to_dict(),
+        "threads_per_worker": config.threads_per_worker,
+        "factor_spec": config.spec.to_dict(),
+        "latent_names": list(config.spec.names),
+        "render_settings": config.settings.to_dict(),
+        "scene": STAGE.to_dict(),
+        "counts": {
+            "objects": report.objects,
+            "complete": report.complete,
+            "failed": len(report.failures),
+            "views_per_object": config.views,
+            "images_rendered": report.images_rendered,
+            "images_found_complete": report.images_found,
+        },
+        "splits": report.splits,
+        "seconds": round(report.seconds, 3),
+        "failures": [vars(f) for f in report.failures],
+        "warnings": report.warnings,
+    }

@@ -1,0 +1,108 @@
+"""Object-level train/val splits and the published split files (REFERENCE.md section 1).
+
+The default split is seeded and per class: within each category, objects are
+ordered by a hash of (seed, synset, id) and the first ``round(0.2 n)`` go to val
+(at least one when the class has two or more objects). An object's side depends
+only on the seed and the other objects of its class, never on the order of
+rendering. `--split-from DIR` reuses official split files instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from iebench import taxonomy
+from iebench.errors import IebenchError
+from iebench.io import write_bytes_atomic
+from iebench.layout import SPLITS, object_key, parse_object_key, split_files
+
+ObjectRef = tuple[str, str]  # (synset, object_id)
+
+
+def _rank(seed: int, synset: str, object_id: str) -> bytes:
+    return hashlib.sha256(f"split/{seed}/{synset}/{object_id}".encode()).digest()
+
+
+def seeded_split(
+    objects: Iterable[ObjectRef], seed: int, val_fraction: float = 0.2
+) -> dict[str, list[ObjectRef]]:
+    """Per-class seeded split; each side sorted by (label, object id)."""
+    by_class: dict[str, list[str]] = defaultdict(list)
+    for synset, object_id in objects:
+        by_class[synset].append(object_id)
+    sides: dict[str, list[ObjectRef]] = {split: [] for split in SPLITS}
+    for synset, ids in by_class.items():
+        ordered = sorted(set(ids), key=lambda object_id: _rank(seed, synset, object_id))
+        n_val = round(val_fraction * len(ordered))
+        if val_fraction > 0 and len(ordered) >= 2:
+            n_val = max(1, n_val)
+        sides["val"] += [(synset, i) for i in ordered[:n_val]]
+        sides["train"] += [(synset, i) for i in ordered[n_val:]]
+    return {split: sorted(refs, key=_order) for split, refs in sides.items()}
+
+
+def _order(ref: ObjectRef) -> tuple[int, str]:
+    return taxonomy.label_of(ref[0]), ref[1]
+
+
+def read_split_keys(directory: Path) -> dict[ObjectRef, str]:
+    """Object -> split of the split files in ``directory`` (e.g. the official ones)."""
+    sides = {}
+    for split in SPLITS:
+        path = split_files(directory, split).images
+        try:
+            keys = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise IebenchError(f"{path}: cannot read split file ({error})") from None
+        for key in keys.tolist():
+            sides[parse_object_key(key)] = split
+    return sides
+
+
+def split_like(
+    objects: Iterable[ObjectRef], official: dict[ObjectRef, str]
+) -> tuple[dict[str, list[ObjectRef]], list[ObjectRef]]:
+    """Each object on its side of ``official``; also the objects it does not list."""
+    sides: dict[str, list[ObjectRef]] = {split: [] for split in SPLITS}
+    unlisted = []
+    for ref in objects:
+        if ref in official:
+            sides[official[ref]].append(ref)
+        else:
+            unlisted.append(ref)
+    return {split: sorted(refs, key=_order) for split, refs in sides.items()}, sorted(unlisted)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_split_files(
+    root: Path,
+    sides: dict[str, list[ObjectRef]],
+    latents_of: Callable[[str, str], np.ndarray],
+    latent_size: int,
+) -> dict[str, dict[str, int]]:
+    """Write ``{split}_images.npy``, ``{split}_labels.npy`` and ``all_latents_{split}.npy``
+    (object-major, views in order) atomically; return objects and images per split."""
+    summary = {}
+    for split in SPLITS:
+        refs = sides.get(split, [])
+        files = split_files(root, split)
+        keys = np.array([object_key(*ref) for ref in refs], dtype=str)
+        labels = np.array([taxonomy.label_of(synset) for synset, _ in refs], dtype=np.int64)
+        blocks = [np.asarray(latents_of(*ref), dtype=np.float64) for ref in refs]
+        latents = np.concatenate(blocks) if blocks else np.zeros((0, latent_size))
+        write_bytes_atomic(files.images, _npy_bytes(keys))
+        write_bytes_atomic(files.labels, _npy_bytes(labels))
+        write_bytes_atomic(files.latents, _npy_bytes(latents))
+        summary[split] = {"objects": len(refs), "images": len(latents)}
+    return summary

@@ -1,0 +1,200 @@
+"""TrainConfig: everything a training run depends on, validated once and stored with the run.
+
+Defaults are the SIE paper's (REFERENCE.md section 4): Adam, lr 1e-3, weight
+decay 1e-6, constant lr, global batch 1024, 2000 epochs, 256 px, ResNet-18.
+Fields left as None take the method's defaults when the config is resolved
+(projector 4x the backbone's output per layer, i.e. 2048-2048-2048 for
+ResNet-18; conditioning; equivariant dims; loss weights).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iebench.errors import IebenchError
+from iebench.methods import CONDITIONINGS, MethodSpec, method_info
+from iebench.models.backbones import backbone_info
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Fields that may differ when a run is resumed: where and how fast it runs, not what it computes.
+RUNTIME_FIELDS = ("out", "epochs", "workers", "device", "progress", "compile", "channels_last")
+# Projector layers default to this multiple of the backbone output (2048 for 512).
+PROJECTOR_EXPANSION = 4
+PROJECTOR_LAYERS = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str
+    data: str
+    out: str
+    epochs: int = 2000
+    batch_size: int = 1024  # global, split evenly across processes
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    resolution: int = 256
+    width: int = 64  # ResNet width; the output is 8 * width (512 for ResNet-18)
+    layers: tuple[int, ...] = (2, 2, 2, 2)
+    backbone: str = "resnet18"  # a name of iebench.models.backbones
+    projector: tuple[int, ...] | None = None
+    equivariant_dims: int | None = None
+    conditioning: str | None = None  # "rotation" or "rotation-colour"
+    weights: Mapping[str, float] = field(default_factory=dict)  # overrides of the defaults
+    options: Mapping[str, Any] = field(default_factory=dict)  # method settings, e.g. transform
+    temperature: float = 0.1
+    seed: int = 0
+    workers: int = 4
+    device: str = "auto"  # auto: CUDA when available
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", str(self.data))
+        object.__setattr__(self, "out", str(self.out))
+        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))
+        if self.projector is not None:
+            object.__setattr__(self, "projector", tuple(int(n) for n in self.projector))
+        object.__setattr__(self, "weights", {k: float(v) for k, v in dict(self.weights).items()})
+        object.__setattr__(self, "options", dict(self.options))
+
+    @property
+    def embed_dim(self) -> int:
+        """The backbone's output size (8 * width for the ResNet-18s after the four stages)."""
+        return backbone_info(self.backbone).out_dim(self.width, self.layers)
+
+    @property
+    def action_dim(self) -> int:
+        return CONDITIONINGS[self.conditioning or method_info(self.method).conditioning]
+
+    def resolved(self) -> TrainConfig:
+        """This config validated, with every method default filled in."""
+        info = method_info(self.method)
+        self._check_basics()
+        unknown = sorted(set(self.weights) - set(info.weights))
+        if unknown:
+            raise IebenchError(
+                f"method {self.method}: unknown loss weights {', '.join(unknown)}; "
+                f"its terms are {', '.join(info.weights)}"
+            )
+        unknown = sorted(set(self.options) - set(info.cls.options))
+        if unknown:
+            raise IebenchError(
+                f"method {self.method}: unknown options {', '.join(unknown)}; "
+                f"its options are {', '.join(info.cls.options) or 'none'}"
+            )
+        conditioning = self.conditioning or info.conditioning
+        if conditioning not in CONDITIONINGS:
+            raise IebenchError(
+                f"unknown conditioning {conditioning!r}; choose from {', '.join(CONDITIONINGS)}"
+            )
+        projector = self.projector or (PROJECTOR_EXPANSION * self.embed_dim,) * PROJECTOR_LAYERS
+        equivariant = self.equivariant_dims
+        if equivariant is None:
+            equivariant = round(self.embed_dim * info.equivariant_share)
+        resolved = dataclasses.replace(
+            self,
+            data=str(Path(self.data).resolve()),
+            out=str(Path(self.out).resolve()),
+            projector=projector,
+            equivariant_dims=equivariant,
+            conditioning=conditioning,
+            weights={**info.weights, **self.weights},
+            options={**info.cls.options, **self.options},
+        )
+        resolved._check_sizes()
+        return resolved
+
+    def method_spec(self) -> MethodSpec:
+        """The method's sizes and loss settings (from a resolved config)."""
+        return MethodSpec(
+            embed_dim=self.embed_dim,
+            projector=tuple(self.projector),
+            action_dim=self.action_dim,
+            weights=dict(self.weights),
+            temperature=self.temperature,
+            equivariant_dims=self.equivariant_dims,
+            options=dict(self.options),
+            seed=self.seed,
+        )
+
+    def _check_basics(self) -> None:
+        problems = []
+        positive_ints = ("epochs", "width")
+        problems += [f"{k} must be >= 1" for k in positive_ints if getattr(self, k) < 1]
+        if self.batch_size < 2:
+            problems.append("batch_size must be >= 2 (variance and batch norm need 2 rows)")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            problems.append("lr must be > 0")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            problems.append("weight_decay must be >= 0")
+        if self.resolution < 32 or self.resolution % 32:
+            problems.append("resolution must be a multiple of 32 (the ResNet halves it 5 times)")
+        if len(self.layers) != 4 or min(self.layers) < 1:
+            problems.append("layers must be four block counts >= 1")
+        if self.projector is not None and (not self.projector or min(self.projector) < 1):
+            problems.append("projector sizes must be >= 1")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            problems.append("temperature must be > 0")
+        if any(not (math.isfinite(w) and w >= 0) for w in self.weights.values()):
+            problems.append("loss weights must be finite and >= 0")
+        if self.seed < 0:
+            problems.append("seed must be >= 0")
+        if self.workers < 0:
+            problems.append("workers must be >= 0")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
+            problems.append("device must be auto, cpu or cuda[:N]")
+        if problems:
+            raise IebenchError(f"train config: {'; '.join(problems)}")
+
+    def _check_sizes(self) -> None:
+        if not 0 <= self.equivariant_dims <= self.embed_dim:
+            raise IebenchError(
+                f"train config: equivariant_dims must be in 0..{self.embed_dim}, "
+                f"got {self.equivariant_dims}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["layers"] = list(self.layers)
+        data["projector"] = list(self.projector) if self.projector is not None else None
+        data["weights"] = dict(self.weights)
+        data["options"] = dict(self.options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "train config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise IebenchError(f"{source}: unknown fields {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise IebenchError(f"{source}: {error}") from None
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise IebenchError(f"{path}: not a readable config ({error})") from None
+        return cls.from_dict(data, str(path))
+
+    def differences(self, other: TrainConfig) -> list[str]:
+        """Fields (other than runtime ones) whose values differ, as 'name: a -> b'."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            f"{name}: {mine[name]!r} -> {theirs[name]!r}"
+            for name in mine
+            if name not in RUNTIME_FIELDS and mine[name] != theirs[name]
+        ]

@@ -1,0 +1,188 @@
+"""From a training run to an `iebench evaluate` submission (see iebench.submission).
+
+``baselines/<method>.py`` and each run's ``submission.py`` are the same template
+(``submission_source``) filled with the model's sizes: the reference ResNet-18
+at 256 px for the baselines, the run's own sizes for a run. The encoder is the
+backbone from ``final.pth``; methods with a predictor (SIE and its variants,
+EquiMod, SEN) also expose their projector and predictor from ``heads.pth`` beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from iebench.errors import IebenchError
+from iebench.io import write_text_atomic
+from iebench.methods import METHODS, Method, build_method, method_info
+from iebench.models.backbones import backbone_info, build_backbone
+from iebench.models.resnet import load_backbone_weights
+from iebench.training.config import TrainConfig
+from iebench.training.run_files import RunFiles, load_torch
+
+HEADS_NAME = RunFiles(Path()).heads.name
+REFERENCE = {"width": 64, "layers": (2, 2, 2, 2), "resolution": 256}
+
+
+def has_predictor(method: str) -> bool:
+    return hasattr(method_info(method).cls, "embed_equivariant")
+
+
+def load_encoder(
+    checkpoint: Path | None, width: int, layers: Sequence[int], backbone: str = "resnet18"
+) -> nn.Module:
+    """The backbone (ResNet by default) of these sizes with a run's (or an official) weights."""
+    if checkpoint is None:
+        raise IebenchError("no checkpoint: pass --checkpoint RUN/final.pth")
+    run = RunFiles(Path(checkpoint).parent)
+    if run.config.is_file():  # a run of `iebench train`: say which file fits it
+        trained = TrainConfig.load(run.config)
+        if (trained.backbone, trained.width, trained.layers) != (backbone, width, tuple(layers)):
+            raise IebenchError(
+                f"{checkpoint}: trained with {trained.backbone} width {trained.width}, blocks "
+                f"{trained.layers}, not {backbone} width {width}, blocks {tuple(layers)}; "
+                f"evaluate {run.submission} instead"
+            )
+    model = build_backbone(backbone, width=width, layers=layers)
+    load_backbone_weights(model, Path(checkpoint))
+    return model
+
+
+class MethodPredictor(nn.Module):
+    """A trained method's equivariant projector and predictor, as the harness calls them.
+
+    Methods conditioned on more than the rotation (rotation + colour) get zero
+    deltas for the extra factors: the prediction is for a pure rotation.
+    """
+
+    def __init__(self, method: Method) -> None:
+        super().__init__()
+        self.method = method
+
+    def project(self, features: Tensor) -> Tensor:
+        return self.method.embed_equivariant(features)
+
+    def predict(self, embeddings: Tensor, quaternions: Tensor) -> Tensor:
+        extra = self.method.spec.action_dim - quaternions.shape[1]
+        action = nn.functional.pad(quaternions.to(embeddings.dtype), (0, extra))
+        return self.method.predictor(embeddings, action)
+
+
+def load_predictor(checkpoint: Path | None, method: str) -> MethodPredictor:
+    """The projector + predictor of the run that wrote ``checkpoint`` (its heads.pth)."""
+    if checkpoint is None:
+        raise IebenchError("no checkpoint: pass --checkpoint RUN/final.pth")
+    path = Path(checkpoint).with_name(HEADS_NAME)
+    if not path.is_file():
+        raise IebenchError(
+            f"{path}: missing; the predictor needs the run's heads beside {checkpoint}"
+        )
+    saved = load_torch(path)
+    if "config" not in saved or "heads" not in saved:
+        raise IebenchError(f"{path}: not a heads file written by `iebench train`")
+    config = TrainConfig.from_dict(saved["config"], str(path))
+    if config.method != method:
+        raise IebenchError(f"{path}: heads of method {config.method}, not {method}")
+    with torch.random.fork_rng(devices=[]):  # the weights are overwritten below
+        trained = build_method(method, nn.Identity(), config.method_spec())
+    missing, unexpected = trained.load_state_dict(saved["heads"], strict=False)
+    if unexpected or any(not key.startswith("backbone.") for key in missing):
+        raise IebenchError(f"{path}: heads do not fit method {method}")
+    return MethodPredictor(trained).eval()
+
+
+def submission_source(
+    method: str,
+    width: int,
+    layers: Sequence[int],
+    resolution: int,
+    equivariant_dims: int,
+    usage: str,
+    checkpoint: str | None = None,
+    backbone: str = "resnet18",
+) -> str:
+    """A submission file for a ``method`` run with these sizes (``usage``: how to evaluate it)."""
+    info = method_info(method)
+    embedding = backbone_info(backbone).out_dim(width, layers)
+    # The default backbone is left implicit, so the reference baselines read as before.
+    named = "" if backbone == "resnet18" else f', backbone="{backbone}"'
+    network = "ResNet" if backbone == "resnet18" else backbone
+    split = ""
+    if info.equivariant_share:
+        invariant = embedding - equivariant_dims
+        if invariant:
+            split += f"    invariant_dims=(0, {invariant}),\n"
+        split += f"    equivariant_dims=({invariant}, {embedding}),\n"
+    quoted = "None" if checkpoint is None else f'"{checkpoint}"'
+    imports = "load_encoder, load_predictor" if has_predictor(method) else "load_encoder"
+    source = f'''"""iebench submission for runs of `iebench train {method}`.
+
+{info.description}.
+{network} width {width}, blocks {tuple(layers)}, {resolution} px. Evaluate with
+
+    {usage}
+'''
+    if has_predictor(method):
+        source += "\nThe projector and predictor come from RUN/heads.pth, beside the checkpoint.\n"
+    source += f'''"""
+
+from iebench.submission import EncoderMetadata
+from iebench.training.export import {imports}
+
+METADATA = EncoderMetadata(
+    name="{method}",
+    embedding_dim={embedding},
+    resolution={resolution},
+{split}    checkpoint={quoted},
+)
+
+
+def build_encoder(checkpoint):
+    return load_encoder(checkpoint, width={width}, layers={tuple(layers)}{named})
+'''
+    if has_predictor(method):
+        source += f'''
+
+def build_predictor(checkpoint):
+    return load_predictor(checkpoint, "{method}")
+'''
+    return source
+
+
+def run_submission_source(config: TrainConfig) -> str:
+    """The submission of a finished run: its sizes, its final.pth (relative to the run)."""
+    return submission_source(
+        config.method,
+        config.width,
+        config.layers,
+        config.resolution,
+        config.equivariant_dims,
+        usage=f"iebench evaluate {Path(config.out) / RunFiles(Path()).submission.name}",
+        checkpoint=RunFiles(Path()).final.name,
+        backbone=config.backbone,
+    )
+
+
+def baseline_source(method: str) -> str:
+    """``baselines/<method>.py``: the reference ResNet-18 at 256 px."""
+    info = method_info(method)
+    embedding = REFERENCE["width"] * 8
+    return submission_source(
+        method,
+        **REFERENCE,
+        equivariant_dims=round(embedding * info.equivariant_share),
+        usage=f"iebench evaluate baselines/{method}.py --checkpoint RUN/final.pth",
+    )
+
+
+def write_baselines(directory: Path) -> list[Path]:
+    """(Re)write ``baselines/<method>.py`` for every method from the template."""
+    paths = []
+    for method in METHODS:
+        path = Path(directory) / f"{method}.py"
+        write_text_atomic(path, baseline_source(method))
+        paths.append(path)
+    return paths

@@ -1,0 +1,292 @@
+"""The training loop: `train(config) -> TrainResult`, one process or DDP under torchrun.
+
+Deterministic: the model is initialised from a generator derived from the seed,
+and every epoch's object order and view pairs come from (seed, epoch, object)
+(see iebench.dataset), so a run resumed from its last checkpoint computes
+exactly what the uninterrupted run computes (on CPU; GPU kernels may differ in
+the last bits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from iebench.dataset import EpochSampler, Pair, PairsDataset
+from iebench.errors import IebenchError
+from iebench.io import write_json_atomic, write_text_atomic
+from iebench.methods import Method, PairBatch, build_method
+from iebench.models.backbones import build_backbone
+from iebench.training import distributed
+from iebench.training.config import TrainConfig
+from iebench.training.export import run_submission_source
+from iebench.training.run_files import RunFiles, load_torch, save_atomic, write_final, write_logs
+from iebench.transforms import Normalize, to_uint8_tensor
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_INIT_STREAM = 0x1A17  # the model-initialisation stream of the seed
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run: Path
+    history: list[dict[str, float]]
+    main: bool = True  # False in the other processes of a DDP run
+
+
+def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+    """Train ``config.method``; with ``resume``, continue the run in ``config.out`` if any.
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this; the global batch
+    is split evenly across them and only rank 0 writes files.
+    """
+    processes = distributed.start(config.device)
+    try:
+        return _train(config, resume, processes)
+    finally:
+        distributed.stop(processes)
+
+
+def build_model(config: TrainConfig) -> Method:
+    """The method with a freshly initialised backbone, from the seed alone (on CPU)."""
+    seed = np.random.SeedSequence([config.seed, _INIT_STREAM]).generate_state(1, np.uint64)[0]
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(seed))
+        backbone = build_backbone(config.backbone, width=config.width, layers=config.layers)
+        return build_method(config.method, backbone, config.method_spec())
+
+
+def _resolve(config: TrainConfig, device: torch.device) -> TrainConfig:
+    config = config.resolved()
+    if config.precision == "auto":
+        config = dataclasses.replace(config, precision="bf16" if device.type == "cuda" else "fp32")
+    if config.precision != "fp32" and device.type != "cuda":
+        raise IebenchError(f"precision {config.precision}: mixed precision needs a CUDA device")
+    return config
+
+
+def _previous_state(files: RunFiles, config: TrainConfig, resume: bool) -> dict | None:
+    """The checkpoint to continue from (or None), after checking it belongs to this config."""
+    if not resume:
+        if files.checkpoint.exists() or files.config.exists():
+            raise IebenchError(
+                f"{files.root}: already holds a run; pass --resume to continue it "
+                f"or choose another --out"
+            )
+        return None
+    if files.checkpoint.is_file():
+        source, state = files.checkpoint, load_torch(files.checkpoint)
+        stored = TrainConfig.from_dict(state["config"], str(source))
+    elif files.config.is_file():  # killed during the first epoch: nothing to load yet
+        source, state = files.config, None
+        stored = TrainConfig.load(source)
+    else:
+        return None
+    differences = stored.differences(config)
+    if differences:
+        raise IebenchError(
+            f"{source}: the run was started with another config; cannot resume with "
+            f"{'; '.join(differences)}"
+        )
+    return state
+
+
+def _loader(config: TrainConfig, processes: distributed.Processes) -> DataLoader:
+    conditioning = "colour" if config.conditioning == "rotation-colour" else None
+    dataset = PairsDataset(
+        config.data,
+        "train",
+        conditioning=conditioning,
+        resolution=config.resolution,
+        transform=to_uint8_tensor,  # normalised on the device: 4x fewer bytes to move
+        seed=config.seed,
+    )
+    if len(dataset) < config.batch_size:
+        raise IebenchError(
+            f"{config.data}: {len(dataset)} training objects, fewer than the batch size "
+            f"{config.batch_size}; lower --batch-size"
+        )
+    if config.batch_size % processes.world_size:
+        raise IebenchError(
+            f"batch size {config.batch_size} does not split evenly over "
+            f"{processes.world_size} processes"
+        )
+    # Contiguous blocks of the epoch's order form each global batch, whatever the
+    # number of processes; the last incomplete batch is dropped.
+    sampler = EpochSampler(
+        dataset,
+        seed=config.seed,
+        rank=processes.rank,
+        world_size=processes.world_size,
+        drop_last=True,
+    )
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size // processes.world_size,
+        sampler=sampler,
+        num_workers=config.workers,
+        drop_last=True,
+        pin_memory=processes.device.type == "cuda",
+        persistent_workers=config.workers > 0,
+    )
+
+
+class PairInputs:
+    """Turns a collated Pair (uint8 images) into a normalised PairBatch on the device."""
+
+    def __init__(self, device: torch.device, channels_last: bool) -> None:
+        normalize = Normalize()
+        self.scale = normalize.scale.to(device)
+        self.shift = normalize.shift.to(device)
+        self.device = device
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def image(self, images: Tensor) -> Tensor:
+        images = images.to(self.device, non_blocking=True).float()
+        images = images.mul_(self.scale).sub_(self.shift)
+        return images.contiguous(memory_format=self.memory_format)
+
+    def __call__(self, pair: Pair) -> PairBatch:
+        action = torch.cat([pair.rotation, pair.conditioning], dim=1)
+        return PairBatch(
+            self.image(pair.x_i),
+            self.image(pair.x_j),
+            action.to(self.device, non_blocking=True),
+        )
+
+
+def train_step(
+    model: nn.Module,
+    batch: PairBatch,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    precision: str,
+) -> dict[str, Tensor]:
+    """One optimisation step (autocast for bf16/fp16); the detached loss and its terms."""
+    device_type = batch.first.device.type
+    dtype = AUTOCAST_DTYPES.get(precision)
+    with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+        loss, terms = model(batch)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return {"loss": loss.detach(), **terms}
+
+
+def _build(
+    config: TrainConfig, processes: distributed.Processes
+) -> tuple[Method, nn.Module, torch.optim.Optimizer, torch.amp.GradScaler]:
+    """The method on its device, the module that runs steps (DDP, compiled), optimizer, scaler."""
+    device = processes.device
+    method = build_model(config)
+    if processes.distributed:
+        method = distributed.sync_batch_norm(method, device)
+    method = method.to(device=device)
+    if config.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(
+        method.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    model: nn.Module = method
+    if processes.distributed:
+        model = DistributedDataParallel(
+            method, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if config.compile:
+        model = torch.compile(model)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return method, model, optimizer, scaler
+
+
+def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) -> TrainResult:
+    device = processes.device
+    config = _resolve(config, device)
+    files = RunFiles(Path(config.out))
+    state = _previous_state(files, config, resume)
+    distributed.barrier(processes)  # every process has looked before rank 0 writes
+    if processes.is_main:
+        write_json_atomic(files.config, config.to_dict())
+    loader = _loader(config, processes)
+
+    method, model, optimizer, scaler = _build(config, processes)
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    if state is not None:
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        if start_epoch > config.epochs:
+            raise IebenchError(
+                f"{files.checkpoint}: already trained {start_epoch} epochs, "
+                f"more than --epochs {config.epochs}"
+            )
+        method.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+
+    inputs = PairInputs(device, config.channels_last)
+    steps = len(loader)
+    bar = tqdm(
+        total=config.epochs * steps,
+        initial=start_epoch * steps,
+        desc=f"train {config.method}",
+        unit="step",
+        disable=not (processes.is_main and config.progress),
+        dynamic_ncols=True,
+    )
+    for epoch in range(start_epoch, config.epochs):
+        loader.sampler.set_epoch(epoch)
+        model.train()
+        started = time.perf_counter()
+        sums: dict[str, Tensor] = {}
+        for pair in loader:
+            terms = train_step(model, inputs(pair), optimizer, scaler, config.precision)
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0) + value.float()
+            bar.update(1)
+        names = list(sums)
+        means = distributed.mean_over_processes(
+            torch.stack([sums[n] for n in names]) / steps, processes
+        )
+        row = {
+            "epoch": epoch + 1,
+            "steps": steps,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        row.update({name: float(value) for name, value in zip(names, means.tolist(), strict=True)})
+        if not math.isfinite(row["loss"]):
+            raise IebenchError(
+                f"{files.root}: training diverged in epoch {epoch + 1} (loss {row['loss']}); "
+                f"the checkpoint of epoch {epoch} is kept"
+            )
+        history.append(row)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{row['loss']:.4g}")
+        if processes.is_main:
+            save_atomic(
+                files.checkpoint,
+                {
+                    "epoch": epoch + 1,
+                    "config": config.to_dict(),
+                    "model": method.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "history": history,
+                },
+            )
+            write_logs(files, history)
+    bar.close()
+    if processes.is_main:
+        write_final(files, method, config.to_dict())
+        write_text_atomic(files.submission, run_submission_source(config))
+    return TrainResult(run=files.root, history=history, main=processes.is_main)

@@ -1,0 +1,296 @@
+"""`iebench validate DATA`: is a tree (rendered by iebench or published) complete and consistent?
+
+Checks, per split with split files: the split files themselves (shapes, labels are
+their synsets' labels, no object in two splits), latent ranges against the tree's
+factor spec (from iebench.json, else the published one), every view on disk, and,
+for all objects or a seeded sample of them, that each image decodes at the
+expected size and each per-view latent file equals its row of the split latents.
+Every problem is one line naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from iebench.errors import IebenchError
+from iebench.factors import FactorSpec
+from iebench.imageio import read_image
+from iebench.layout import SPLITS, split_files
+from iebench.taxonomy import is_synset
+from iebench.tree import TreeIndex, read_manifest
+
+MAX_RANGE_LINES = 10  # per latents file; the rest are counted, not listed
+
+
+@dataclass
+class SplitSummary:
+    objects: int
+    views: int
+    images_decoded: int = 0
+    latent_files_checked: int = 0
+
+
+@dataclass
+class ValidationReport:
+    root: Path
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    splits: dict[str, SplitSummary] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        parts = [
+            f"{name}: {s.objects} objects x {s.views} views, {s.images_decoded} images decoded, "
+            f"{s.latent_files_checked} latent files checked"
+            for name, s in self.splits.items()
+        ]
+        verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
+        return f"{self.root}: {verdict}; " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class TreeExpectations:
+    """What the tree's manifest (or, without one, the published dataset) promises."""
+
+    spec: FactorSpec
+    image_size: tuple[int, int] | None  # (width, height); None: take the first image's
+
+
+def expectations(root: Path) -> TreeExpectations:
+    manifest = read_manifest(root)
+    if manifest is None:
+        return TreeExpectations(FactorSpec.published(), None)
+    spec = manifest.get("factor_spec", "published")
+    spec = FactorSpec.named(spec) if isinstance(spec, str) else FactorSpec.from_dict(spec)
+    resolution = manifest.get("render_settings", {}).get("resolution")
+    return TreeExpectations(spec, (resolution, resolution) if resolution else None)
+
+
+@dataclass(frozen=True)
+class ObjectCheck:
+    """One object's job: its directory, the latents its views must have, whether to decode."""
+
+    directory: Path
+    images: list[Path]
+    latent_files: list[Path]
+    latents: np.ndarray  # (views, latent size)
+    decode: bool
+    image_size: tuple[int, int] | None
+
+
+@dataclass
+class ObjectResult:
+    problems: list[str] = field(default_factory=list)
+    images_decoded: int = 0
+    latent_files_checked: int = 0
+    latent_files_missing: list[Path] = field(default_factory=list)
+
+
+def check_object(job: ObjectCheck) -> ObjectResult:
+    """Every view of one object: on disk, and (if ``decode``) decodable at the right size
+    and with a per-view latent file equal to the split latents."""
+    result = ObjectResult()
+    try:
+        present = set(os.listdir(job.directory))
+    except (FileNotFoundError, NotADirectoryError):
+        result.problems.append(f"{job.directory}: object directory missing")
+        return result
+    for image, latent, expected in zip(job.images, job.latent_files, job.latents, strict=True):
+        if image.name not in present:
+            result.problems.append(f"{image}: view missing")
+        elif job.decode:
+            try:
+                height, width = read_image(image).shape[:2]
+                result.images_decoded += 1
+                if job.image_size is not None and (width, height) != job.image_size:
+                    w, h = job.image_size
+                    result.problems.append(f"{image}: size {width}x{height}, expected {w}x{h}")
+            except IebenchError as error:
+                result.problems.append(str(error))
+        if latent.name not in present:
+            result.latent_files_missing.append(latent)
+        elif job.decode:
+            result.latent_files_checked += 1
+            problem = _latent_file_problem(latent, expected)
+            if problem:
+                result.problems.append(f"{latent}: {problem}")
+    return result
+
+
+def _latent_file_problem(path: Path, expected: np.ndarray) -> str | None:
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        return f"not a readable .npy array ({error})"
+    if values.shape != expected.shape:
+        return f"shape {values.shape}, expected {expected.shape}"
+    if not np.allclose(values, expected, rtol=0, atol=1e-9):
+        return "differs from its row in the split latents"
+    return None
+
+
+def _run(jobs: list[ObjectCheck], workers: int, progress: bool) -> Iterator[ObjectResult]:
+    bar = {"total": len(jobs), "unit": "obj", "disable": not progress}
+    if workers <= 1:
+        yield from tqdm(map(check_object, jobs), **bar)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from tqdm(pool.map(check_object, jobs, chunksize=16), **bar)
+
+
+def _latent_range_problems(index: TreeIndex, spec: FactorSpec) -> list[str]:
+    path = split_files(index.root, index.split).latents
+    if index.latent_size != spec.size:
+        return [
+            f"{path}: {index.latent_size} values per view, factor spec {spec.name!r} has "
+            f"{spec.size}"
+        ]
+    outside = np.argwhere(~spec.contains(index.latents))
+    lines = []
+    for k, view in outside[:MAX_RANGE_LINES]:
+        synset, object_id = index.objects[k]
+        lines.append(
+            f"{path}: row {k * index.views + view} (/{synset}/{object_id}/ view {view}) "
+            f"has factors outside the {spec.name!r} ranges"
+        )
+    if len(outside) > MAX_RANGE_LINES:
+        lines.append(f"{path}: {len(outside) - MAX_RANGE_LINES} more rows out of range")
+    return lines
+
+
+def _first_image_size(index: TreeIndex) -> tuple[int, int] | None:
+    for k in range(index.num_objects):
+        try:
+            height, width = read_image(index.image_path(k, 0)).shape[:2]
+            return width, height
+        except IebenchError:
+            continue
+    return None
+
+
+def validate_tree(
+    root: str | Path,
+    sample: int | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+) -> ValidationReport:
+    """Check a tree; ``sample`` decodes only that many random objects per split (seeded)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise IebenchError(f"{root}: dataset root is not a directory")
+    report = ValidationReport(root)
+    try:
+        expect = expectations(root)
+    except IebenchError as error:
+        report.problems.append(str(error))
+        expect = TreeExpectations(FactorSpec.published(), None)
+    indexes = {}
+    for split in SPLITS:
+        files = split_files(root, split)
+        present = [p for p in (files.images, files.labels, files.latents) if p.is_file()]
+        if not present:
+            continue
+        try:
+            indexes[split] = TreeIndex.load(root, split)
+        except IebenchError as error:
+            report.problems.append(str(error))
+    if not indexes and not report.problems:
+        report.problems.append(f"{root}: no split files (train_images.npy, val_images.npy)")
+    _check_split_overlap(indexes, report)
+
+    missing_latents: list[Path] = []
+    for split, index in indexes.items():
+        report.splits[split] = summary = SplitSummary(index.num_objects, index.views)
+        report.problems += _latent_range_problems(index, expect.spec)
+        image_size = expect.image_size or _first_image_size(index)
+        if expect.image_size is None and image_size is not None:
+            report.notes.append(f"{split}: expected image size {image_size} from the first image")
+        decode = np.zeros(index.num_objects, dtype=bool)
+        chosen = np.arange(index.num_objects)
+        if sample is not None and sample < index.num_objects:
+            chosen = np.random.default_rng([seed, len(split)]).choice(chosen, sample, False)
+        decode[chosen] = True
+        jobs = [
+            ObjectCheck(
+                directory=index.object_dir(k),
+                images=[index.image_path(k, v) for v in range(index.views)],
+                latent_files=[index.latent_path(k, v) for v in range(index.views)],
+                latents=index.latents[k],
+                decode=bool(decode[k]),
+                image_size=image_size,
+            )
+            for k in range(index.num_objects)
+        ]
+        for result in _run(jobs, workers, progress):
+            report.problems += result.problems
+            summary.images_decoded += result.images_decoded
+            summary.latent_files_checked += result.latent_files_checked
+            missing_latents += result.latent_files_missing
+    total_views = sum(s.objects * s.views for s in report.splits.values())
+    if missing_latents and len(missing_latents) == total_views:
+        report.notes.append("no per-view latent files: the split latents are the only record")
+    else:
+        report.problems += [f"{path}: latent file missing" for path in missing_latents]
+    report.notes += _untracked_objects(root, indexes)
+    return report
+
+
+def _check_split_overlap(indexes: dict[str, TreeIndex], report: ValidationReport) -> None:
+    if len(indexes) < 2:
+        return
+    train, val = (set(indexes[s].objects) for s in SPLITS)
+    for synset, object_id in sorted(train & val):
+        path = split_files(report.root, "val").images
+        report.problems.append(f"{path}: /{synset}/{object_id}/ is also in the train split")
+
+
+def _untracked_objects(root: Path, indexes: dict[str, TreeIndex]) -> list[str]:
+    """Object directories on disk that no split lists (e.g. failed renders): a note."""
+    listed = {obj for index in indexes.values() for obj in index.objects}
+    on_disk = {
+        (synset.name, obj.name)
+        for synset in root.iterdir()
+        if synset.is_dir() and is_synset(synset.name)
+        for obj in synset.iterdir()
+        if obj.is_dir()
+    }
+    extra = sorted(on_disk - listed)
+    if not extra:
+        return []
+    shown = ", ".join(f"{s}/{o}" for s, o in extra[:5])
+    return [f"{len(extra)} object directories in no split file (e.g. {shown})"]
+
+
+@click.command("validate")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decode only this many random objects per split (all views are still checked on "
+    "disk). For the 2.6 M-image published tree, e.g. --sample 500.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+def validate(data: Path, sample: int | None, seed: int, workers: int) -> None:
+    """Check a 3DIEBench tree for completeness and consistency; exit 1 on any problem."""
+    report = validate_tree(data, sample=sample, workers=workers, seed=seed, progress=True)
+    for problem in report.problems:
+        click.echo(problem)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(report.summary())
+    if not report.ok:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,340 @@
+"""`iebench evaluate` end to end on a tiny rendered tree, and the harness's parts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import iebench
+from iebench.cli import cli
+from iebench.errors import IebenchError
+from iebench.evaluation import features as features_module
+from iebench.evaluation.config import EvalConfig
+from iebench.evaluation.tasks import (
+    SplitData,
+    equivariance,
+    random_pairs,
+    relative_quaternions,
+)
+from iebench.factors import relative_quaternion
+from iebench.models.resnet import resnet18
+from iebench.results import read_results, validate, write_results
+from iebench.submission import EncoderMetadata, Submission, load_submission
+
+ENCODER = """\
+import torch
+from torch import nn
+from iebench.models.resnet import load_backbone_weights, resnet18
+from iebench.submission import EncoderMetadata
+
+METADATA = EncoderMetadata(
+    name="tiny", embedding_dim=32, resolution=32, invariant_dims=(0, 16), equivariant_dims=(16, 32)
+)
+
+
+def build_encoder(checkpoint):
+    model = resnet18(width=4, layers=(1, 1, 1, 1))
+    with torch.no_grad():  # fixed weights, independent of global random state
+        generator = torch.Generator().manual_seed(0)
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3 + 0.5)
+    if checkpoint is not None:
+        load_backbone_weights(model, checkpoint)
+    return model
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.project_layer = nn.Linear(16, 8)
+        self.predict_layer = nn.Linear(12, 8)
+
+    def project(self, features):
+        return self.project_layer(features[:, 16:])
+
+    def predict(self, embeddings, quaternions):
+        return self.predict_layer(torch.cat([embeddings, quaternions], 1))
+
+
+def build_predictor(checkpoint):
+    torch.manual_seed(0)
+    return Head()
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny probes run fastest on one thread; two threads on a shared, busy machine spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def encoder_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("submission") / "tiny_encoder.py"
+    path.write_text(ENCODER)
+    return path
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(cli, ["evaluate", *map(str, args)], catch_exceptions=False)
+
+
+def scores_of(path: Path) -> dict:
+    return json.loads(path.read_text())["scores"]
+
+
+def test_end_to_end_quick_protocol_writes_valid_results(rendered_tree, encoder_file, tmp_path):
+    out = tmp_path / "results.json"
+    common = ["--data", rendered_tree, "--protocol", "quick", "--workers", "0"]
+    result = run_cli(encoder_file, *common, "--cache", tmp_path / "c1", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "classification" in result.output and "backbone in eval mode" in result.output
+
+    results = read_results(out)  # validates the schema
+    assert results.protocol["name"] == "quick"
+    assert results.protocol["tasks"] == ["classification", "rotation", "colour", "equivariance"]
+    assert results.protocol["probe"]["epochs"] == 10
+    assert results.dataset["splits"] == {
+        "train": {"objects": 8, "images": 32},
+        "val": {"objects": 4, "images": 16},
+    }
+    assert results.encoder["has_predictor"] and results.encoder["checkpoint"] is None
+    for task in ("classification", "rotation", "colour"):
+        assert set(results.scores[task]) == {"full", "invariant", "equivariant"}
+    assert 0 <= results.scores["classification"]["full"]["top1"].mean <= 100
+    assert set(results.scores["equivariance"]["predictor"]) == {
+        "mrr",
+        "h@1",
+        "h@2",
+        "h@5",
+        "h@10",
+        "pre",
+    }
+    assert results.config["protocol"] == "quick"
+
+    # The same run again, extracting afresh into another cache: the same numbers.
+    again = tmp_path / "again.json"
+    result = run_cli(encoder_file, *common, "--cache", tmp_path / "c2", "--out", again)
+    assert result.exit_code == 0, result.output
+    assert scores_of(again) == scores_of(out)
+
+    # Reusing the first cache extracts nothing and still gives the same numbers.
+    shards = sorted((tmp_path / "c1").glob("features-*/*.npy"))
+    stamps = [p.stat().st_mtime_ns for p in shards]
+    result = run_cli(encoder_file, *common, "--cache", tmp_path / "c1", "--out", again)
+    assert [p.stat().st_mtime_ns for p in shards] == stamps
+    assert scores_of(again) == scores_of(out)
+
+
+def test_seeds_and_task_selection(rendered_tree, encoder_file, tmp_path):
+    out = tmp_path / "r.json"
+    result = run_cli(
+        encoder_file, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        "--cache", tmp_path / "cache", "--tasks", "rotation", "--seeds", "2", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = scores_of(out)
+    assert list(scores) == ["rotation"]
+    r2 = scores["rotation"]["full"]["r2"]
+    assert r2["n"] == 2 and r2["std"] > 0
+
+
+BAD = {
+    "syntax error": ("def build_encoder(checkpoint)\n", "syntax error at line 1"),
+    "missing function": ("METADATA = None\n", "METADATA is missing"),
+    "wrong output size": (
+        ENCODER.replace("embedding_dim=32", "embedding_dim=64"),
+        r"the encoder returned shape (4, 32), expected (4, 64)",
+    ),
+    "NaN output": (
+        ENCODER.replace(
+            "return model\n", "return nn.Sequential(model, nn.Threshold(1e9, float('nan')))\n"
+        ),
+        "non-finite values",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_submission_writes_no_results(rendered_tree, tmp_path, case):
+    body, message = BAD[case]
+    path = tmp_path / "bad.py"
+    path.write_text(body)
+    out = tmp_path / "results.json"
+    result = run_cli(path, "--data", rendered_tree, "--protocol", "quick", "--out", out)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: ")
+    assert message in result.output and result.output.count("\n") == 1
+    assert not out.exists()
+
+
+def test_checkpoint_that_does_not_fit_writes_no_results(rendered_tree, encoder_file, tmp_path):
+    checkpoint = tmp_path / "wide.pth"
+    torch.save({"epoch": 1, "model": {"module.backbone.conv1.weight": torch.zeros(1)}}, checkpoint)
+    out = tmp_path / "results.json"
+    result = run_cli(
+        encoder_file, "--data", rendered_tree, "--checkpoint", checkpoint, "--out", out
+    )
+    assert result.exit_code == 1
+    assert (
+        "wide.pth: checkpoint does not fit the backbone: missing keys bn1.weight" in result.output
+    )
+    assert not out.exists()
+
+
+def test_official_checkpoint_gives_the_trained_weights_features(
+    rendered_tree, encoder_file, tmp_path
+):
+    trained = resnet18(width=4, layers=(1, 1, 1, 1))
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(3))
+    full = {f"module.backbone.{k}": v for k, v in trained.state_dict().items()}
+    torch.save({"epoch": 2000, "model": full, "optimizer": {}}, tmp_path / "model.pth")
+    torch.save(trained.state_dict(), tmp_path / "final_weights.pth")
+    loaded = [
+        load_submission(encoder_file, checkpoint=tmp_path / name)
+        for name in ("model.pth", "final_weights.pth")
+    ]
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = trained.eval()(images)
+        for submission in loaded:
+            assert torch.equal(submission.encoder(images), expected)
+    assert loaded[0].checkpoint_sha256 != loaded[1].checkpoint_sha256
+
+
+def test_python_api_and_sharded_resumable_cache(rendered_tree, tmp_path, monkeypatch):
+    metadata = EncoderMetadata(name="api", embedding_dim=32, resolution=32)
+    submission = Submission.from_module(resnet18(width=4, layers=(1, 1, 1, 1)), metadata)
+    config = EvalConfig(
+        data=rendered_tree,
+        protocol="quick",
+        tasks=("classification",),
+        cache_dir=tmp_path / "one",
+        workers=0,
+        progress=False,
+    )
+    whole = iebench.evaluate(submission, config)
+    assert list(whole.scores["classification"]) == ["full"]
+
+    # Shards of 3 objects read in batches of 5 views: batches straddle shard ends.
+    monkeypatch.setattr(features_module, "SHARD_OBJECTS", 3)
+    sharded_config = EvalConfig(
+        **{**config.__dict__, "cache_dir": tmp_path / "many", "batch_size": 5}
+    )
+    sharded = iebench.evaluate(submission, sharded_config)
+    shards = sorted((tmp_path / "many").glob("features-*/train-*.npy"))
+    assert len(shards) == 3  # 8 train objects
+    assert sharded.scores == whole.scores
+
+    # An interrupted extraction resumes: only the missing shard is extracted again.
+    first = shards[0].stat().st_mtime_ns
+    shards[1].unlink()
+    resumed = iebench.evaluate(submission, sharded_config)
+    assert shards[1].is_file() and shards[0].stat().st_mtime_ns == first
+    assert resumed.scores == whole.scores
+
+
+def test_equivariance_task_with_an_exact_predictor(rendered_tree):
+    """Features = the absolute rotation quaternion; a predictor composing it with R_0^-1 R_v
+    recovers view v exactly: MRR 1 and PRE 0 (checks the rotation conventions)."""
+    from iebench.tree import TreeIndex
+
+    index = TreeIndex.load(rendered_tree, "val")
+    data = SplitData.build(index, np.zeros((index.num_objects, index.views, 4), np.float32), "cpu")
+    data = SplitData(data.quaternions.float(), data.labels, data.quaternions, data.colours)
+
+    class Exact:
+        def project(self, features):
+            return features
+
+        def predict(self, embeddings, quaternions):
+            from iebench.evaluation.tasks import quaternion_multiply
+
+            return quaternion_multiply(embeddings, quaternions)
+
+    scores = equivariance(data, Exact())
+    assert scores["mrr"] == pytest.approx(1.0) and scores["h@1"] == pytest.approx(1.0)
+    assert scores["pre"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_relative_quaternions_match_scipy_composition():
+    rng = np.random.default_rng(0)
+    euler = rng.uniform(-np.pi, np.pi, size=(100, 2, 3))
+    from iebench.factors import euler_to_quaternion
+
+    quats = torch.from_numpy(euler_to_quaternion(euler))
+    ours = relative_quaternions(quats[:, 0], quats[:, 1]).numpy()
+    np.testing.assert_allclose(ours, relative_quaternion(euler[:, 0], euler[:, 1]), atol=1e-12)
+
+
+def test_random_pairs_are_distinct_and_cover_all_ordered_pairs():
+    i, j = random_pairs(20000, 4, torch.Generator().manual_seed(0))
+    assert torch.all(i != j)
+    counts = torch.bincount(i * 4 + j, minlength=16).reshape(4, 4)
+    assert torch.all(counts.diagonal() == 0)
+    assert counts.sum() == 20000 and counts[counts > 0].min() > 20000 / 12 * 0.85
+
+
+def test_results_are_validated_on_write_and_read(rendered_tree, encoder_file, tmp_path):
+    out = tmp_path / "r.json"
+    result = run_cli(
+        encoder_file, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        "--tasks", "equivariance", "--cache", tmp_path / "c", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    validate(data)
+    assert list(data["scores"]) == ["equivariance"]
+    assert not list((tmp_path / "c").glob("features-*/train-*.npy"))  # val features only
+
+    broken = dict(data, scores={"rotation": {"full": {"r2": {"mean": "high"}}}})
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    with pytest.raises(IebenchError, match=r"broken\.json: invalid results: scores\.rotation"):
+        read_results(tmp_path / "broken.json")
+    with pytest.raises(IebenchError, match="schema_version"):
+        validate(dict(data, schema_version=2))
+    results = read_results(out)
+    bad = results.__class__(**{**results.__dict__, "timings": {"total_s": 1.0}})
+    with pytest.raises(IebenchError, match="timings.extraction_s: missing"):
+        write_results(bad, tmp_path / "never.json")
+    assert not (tmp_path / "never.json").exists()
+
+
+def test_equivariance_needs_a_predictor(rendered_tree, tmp_path):
+    path = tmp_path / "plain.py"
+    path.write_text(ENCODER.split("class Head")[0])
+    result = run_cli(
+        path, "--data", rendered_tree, "--tasks", "equivariance", "--out", tmp_path / "r"
+    )
+    assert result.exit_code == 1 and "needs build_predictor" in result.output
+
+
+def test_config_is_validated():
+    with pytest.raises(IebenchError, match="unknown protocol 'slow'.*seeds must be"):
+        EvalConfig(data=Path("."), protocol="slow", seeds=0)
+    with pytest.raises(IebenchError, match="unknown tasks"):
+        EvalConfig(data=Path("."), tasks=("segmentation",))
+
+
+def test_example_runs_equivariance(rendered_tree, tmp_path):
+    example = Path(__file__).resolve().parents[1] / "examples" / "my_encoder.py"
+    copy = tmp_path / "my_encoder.py"
+    shutil.copy(example, copy)
+    out = tmp_path / "r.json"
+    result = run_cli(
+        copy, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        "--tasks", "equivariance", "--cache", tmp_path / "c", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_results(out).encoder["name"] == "sie-resnet18"

@@ -1,0 +1,156 @@
+"""The Blender-free parts of rendering: mesh checks, view completeness, splits, config, shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from iebench.errors import IebenchError
+from iebench.rendering import RenderConfig, parse_shard, preset_settings
+from iebench.rendering.meshcheck import MeshError, check_obj
+from iebench.rendering.run import select_objects
+from iebench.rendering.views import view_complete, write_latent
+from iebench.splits import seeded_split, split_like
+
+TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_a_valid_obj_passes_with_relative_indices_and_its_material_library(tmp_path):
+    write(tmp_path / "m.mtl", "newmtl a\nKd 1 0 0\nmap_Kd missing.png\n")
+    check_obj(write(tmp_path / "m.obj", "mtllib m.mtl\n" + TRIANGLE + "f -3 -2 -1\n"))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "empty file"),
+        ("# nothing here\n", "empty file|no vertices"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces"),
+        ("v 0 0 zero\nf 1 1 1\n", "bad vertex line"),
+        ("v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "bad vertex line"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 x\n", "bad face line"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4\n", "missing vertex"),
+        (b"\x00\x01garbage" * 10, "binary data"),
+        ("mtllib nowhere.mtl\n" + TRIANGLE, "missing material library nowhere.mtl"),
+    ],
+)
+def test_broken_objs_fail_with_a_reason(tmp_path, content, reason):
+    with pytest.raises(MeshError, match=reason):
+        check_obj(write(tmp_path / "model.obj", content))
+
+
+def test_an_absurd_face_count_fails_before_parsing(tmp_path):
+    with pytest.raises(MeshError, match="more than the limit of 2"):
+        check_obj(write(tmp_path / "model.obj", TRIANGLE * 3), max_faces=2)
+
+
+def test_a_view_is_complete_only_with_its_exact_latent_and_a_whole_jpeg(tmp_path):
+    latent = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    image, latent_file = tmp_path / "image_0.jpg", tmp_path / "latent_0.npy"
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(image, quality=95)
+    write_latent(latent_file, latent)
+    assert view_complete(image, latent_file, latent, 16)
+    assert not view_complete(image, latent_file, latent, 32)  # wrong size
+    assert not view_complete(image, latent_file, latent + 1e-12, 16)  # stale latent
+    image.write_bytes(image.read_bytes()[:-20])  # truncated
+    assert not view_complete(image, latent_file, latent, 16)
+    assert not view_complete(tmp_path / "nothing.jpg", latent_file, latent, 16)
+
+
+def objects(per_class: dict[str, int]) -> list[tuple[str, str]]:
+    return [(synset, f"{synset}-{i}") for synset, n in per_class.items() for i in range(n)]
+
+
+def test_seeded_split_is_per_class_and_stable():
+    refs = objects({"02691156": 10, "03001627": 5, "04379243": 2, "02958343": 1})
+    sides = seeded_split(refs, seed=0)
+    val_per_class = {s: sum(r[0] == s for r in sides["val"]) for s, _ in refs}
+    assert val_per_class == {"02691156": 2, "03001627": 1, "04379243": 1, "02958343": 0}
+    assert sorted(sides["train"] + sides["val"]) == sorted(refs)
+    assert seeded_split(list(reversed(refs)), seed=0) == sides
+    assert seeded_split(refs, seed=1) != sides
+
+
+def test_official_splits_are_followed_for_the_objects_present():
+    official = {("02691156", "a"): "train", ("02691156", "b"): "val"}
+    sides, unlisted = split_like([("02691156", "b"), ("02691156", "c")], official)
+    assert sides == {"train": [], "val": [("02691156", "b")]}
+    assert unlisted == [("02691156", "c")]
+
+
+def fake_shapenet(root: Path, per_class: dict[str, int]) -> Path:
+    for synset, object_id in objects(per_class):
+        write(root / synset / object_id / "models" / "model_normalized.obj", TRIANGLE)
+    return root
+
+
+@pytest.mark.parametrize("count", [1, 3, 4])
+def test_shards_partition_the_objects_exactly(tmp_path, count):
+    root = fake_shapenet(tmp_path / "shapenet", {"02691156": 5, "03001627": 4})
+    everything, _ = select_objects(RenderConfig(out=tmp_path / "out", objects=root), print)
+    shards = [
+        select_objects(RenderConfig(out=tmp_path / "out", objects=root, shard=(k, count)), print)[0]
+        for k in range(count)
+    ]
+    assert sorted(o for shard in shards for o in shard) == everything
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_objects_list_and_filters_select_objects(tmp_path):
+    root = fake_shapenet(tmp_path / "shapenet", {"02691156": 3, "03001627": 3})
+    listing = write(tmp_path / "list.txt", "# chosen\n02691156/02691156-1\n03001627/03001627-2\n")
+    config = RenderConfig(out=tmp_path / "out", objects=root, objects_list=listing)
+    assert [o.key for o in select_objects(config, print)[0]] == [
+        "02691156/02691156-1",
+        "03001627/03001627-2",
+    ]
+    config = RenderConfig(out=tmp_path / "out", objects=root, synsets="chair", limit=2)
+    assert [o.object_id for o in select_objects(config, print)[0]] == ["03001627-0", "03001627-1"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"views": 0}, "--views must be >= 1"),
+        ({"seed": -1}, "--seed must be >= 0"),
+        ({"device": "tpu"}, "--device 'tpu'"),
+        ({"preset": "fastest"}, "unknown preset 'fastest'"),
+        ({"factors": "weird"}, "unknown factor spec 'weird'"),
+        ({"resolution": 4}, "resolution 4"),
+        ({"engine": "eevee"}, "engine 'eevee'"),
+        ({"shard": "3/2"}, "need 0 <= K < N"),
+        ({"shard": "half"}, "expected K/N"),
+        ({"objects": "/nonexistent/shapenet"}, "not a directory"),
+        ({"synsets": "spaceship"}, "unknown ShapeNetCore category"),
+        ({"timeout": 0}, "--timeout must be > 0"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path, options, message):
+    with pytest.raises(IebenchError, match=message):
+        RenderConfig(out=tmp_path / "out", **options)
+
+
+def test_presets_and_overrides():
+    assert parse_shard("2/5") == (2, 5)
+    reference = preset_settings("reference")
+    assert (reference.samples, reference.adaptive_threshold, reference.denoise) == (100, 0.01, True)
+    assert (reference.diffuse_bounces, reference.glossy_bounces) == (3, 0)
+    assert (reference.max_bounces, reference.transparent_bounces) == (3, 8)
+    assert reference.resolution == 256 and reference.view_transform == "Filmic"
+    fast = preset_settings("default", resolution=128, samples=8)
+    assert (fast.resolution, fast.samples) == (128, 8)
+    config = RenderConfig(out="x", synsets="chair,airplane", shard="1/4")
+    assert config.synsets == ("02691156", "03001627") and config.shard == (1, 4)
+    assert config.to_dict()["shard"] == [1, 4]

@@ -1,0 +1,195 @@
+"""Training on a tiny real render: every method learns, runs resume exactly, DDP = one big batch."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.utils.data import DataLoader
+
+from iebench.cli import cli
+from iebench.dataset import PairsDataset
+from iebench.errors import IebenchError
+from iebench.methods import METHODS, PairBatch
+from iebench.models.resnet import load_backbone_weights, resnet18
+from iebench.submission import load_submission
+from iebench.training import TrainConfig, build_model, train
+from iebench.training.export import baseline_source
+from iebench.training.loop import PairInputs
+from iebench.training.run_files import load_torch
+from iebench.transforms import to_uint8_tensor
+
+BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+# A CPU-sized model: ResNet width 8 (64-d output), 32 px, small projectors.
+TINY = {"resolution": 32, "width": 8, "projector": (32, 32, 32), "workers": 0, "progress": False}
+TINY_ARGS = ["--resolution", "32", "--width", "8", "--projector", "32-32-32", "--workers", "0"]
+
+
+def tiny_config(tree: Path, out: Path, method: str = "sie", **overrides) -> TrainConfig:
+    settings = {**TINY, "epochs": 3, "batch_size": 8, **overrides}
+    return TrainConfig(method=method, data=str(tree), out=str(out), **settings)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: steps stay fast on a loaded 2-core machine, and in-process runs compute
+    bit for bit what the subprocess runs (OMP_NUM_THREADS=1) compute."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def fixed_batch(tree: Path, config: TrainConfig) -> PairBatch:
+    """Every training object's epoch-0 pair of views, normalised, in one batch."""
+    conditioning = "colour" if config.conditioning == "rotation-colour" else None
+    dataset = PairsDataset(
+        tree, "train", resolution=32, conditioning=conditioning, transform=to_uint8_tensor
+    )
+    pair = next(iter(DataLoader(dataset, batch_size=len(dataset))))
+    return PairInputs(torch.device("cpu"), channels_last=False)(pair)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_trains_and_its_loss_falls(rendered_tree, tmp_path, method):
+    # The 8 training objects in batches of 4: 2 steps per epoch, fresh view pairs each epoch.
+    config = tiny_config(rendered_tree, tmp_path / method, method, epochs=2, batch_size=4)
+    history = train(config).history
+    assert [(row["epoch"], row["steps"]) for row in history] == [(1, 2), (2, 2)]
+    terms = {name for name, weight in METHODS[method].weights.items() if weight}
+    assert set(history[0]) == {"epoch", "steps", "seconds", "loss", *terms}
+    assert all(math.isfinite(value) for row in history for value in row.values())
+    # Ten Adam steps (the run's lr and weight decay) on one batch of real pairs.
+    config = config.resolved()
+    model = build_model(config)
+    batch = fixed_batch(rendered_tree, config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    losses = []
+    for _ in range(11):
+        loss, _ = model(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+def test_run_files_and_submission(rendered_tree, tmp_path):
+    run = train(tiny_config(rendered_tree, tmp_path / "run", epochs=2)).run
+    stored = json.loads((run / "config.json").read_text())
+    assert stored["method"] == "sie" and stored["projector"] == [32, 32, 32]
+    assert stored["weights"] == {
+        "inv": 10.0,
+        "equi": 4.5,
+        "std": 10.0,
+        "pred_std": 10.0,
+        "cov": 1.0,
+    }
+    assert stored["equivariant_dims"] == 32 and stored["precision"] == "fp32"
+    log = (run / "log.csv").read_text().splitlines()
+    assert log[0] == "epoch,steps,seconds,loss,inv,equi,std,pred_std,cov" and len(log) == 3
+    assert [row["epoch"] for row in json.loads((run / "log.json").read_text())] == [1, 2]
+    # final.pth is backbone-only, in the layout of official final weights.
+    backbone = resnet18(width=8)
+    load_backbone_weights(backbone, run / "final.pth")
+    assert set(weights(run / "final.pth")) == set(backbone.state_dict())
+    # The run's own submission file: its sizes, its split, its projector and predictor.
+    submission = load_submission(run / "submission.py")
+    assert submission.metadata.embedding_dim == 64
+    assert submission.metadata.invariant_dims == (0, 32)
+    assert submission.metadata.equivariant_dims == (32, 64)
+    heads = load_torch(run / "heads.pth")["heads"]
+    predictor = submission.predictor
+    assert torch.equal(
+        predictor.method.predictor.hypernet.weight, heads["predictor.hypernet.weight"]
+    )
+    features = submission.encoder(torch.zeros(2, 3, 32, 32))
+    identity = torch.tensor([[0.0, 0.0, 0.0, 1.0]] * 2)
+    assert predictor.predict(predictor.project(features), identity).shape == (2, 16)
+    # The reference-size baseline file names the file that fits this run.
+    with pytest.raises(IebenchError, match="submission.py instead"):
+        load_submission(BASELINES / "sie.py", checkpoint=run / "final.pth")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_baseline_files_are_the_template(method):
+    path = BASELINES / f"{method}.py"
+    assert path.read_text() == baseline_source(method), (
+        f"{path} is stale: regenerate it with iebench.training.export.write_baselines"
+    )
+
+
+def test_bad_configs_are_one_clear_line(rendered_tree, tmp_path):
+    with pytest.raises(IebenchError, match="unknown loss weights nce"):
+        train(tiny_config(rendered_tree, tmp_path / "a", weights={"nce": 1.0}))
+    with pytest.raises(IebenchError, match="8 training objects, fewer than the batch size 16"):
+        train(tiny_config(rendered_tree, tmp_path / "b", batch_size=16))
+    with pytest.raises(IebenchError, match="multiple of 32"):
+        train(tiny_config(rendered_tree, tmp_path / "c", resolution=40))
+    with pytest.raises(IebenchError, match="split file missing"):
+        train(tiny_config(tmp_path, tmp_path / "d"))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "sie",
+            "--data",
+            str(rendered_tree),
+            "--out",
+            str(tmp_path / "e"),
+            "--weight",
+            "cov=x",
+        ],
+    )
+    assert result.exit_code == 1 and "--weight 'cov=x': expected NAME=VALUE" in result.output
+
+
+def test_resume_after_a_kill_matches_the_uninterrupted_run(rendered_tree, tmp_path):
+    epochs = 8
+    uninterrupted = train(tiny_config(rendered_tree, tmp_path / "whole", epochs=epochs))
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "iebench", "train", "sie", "--data", str(rendered_tree),
+               "--out", str(killed), "--epochs", str(epochs), "--batch-size", "8", "--quiet",
+               *TINY_ARGS]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
+    checkpoint = killed / "checkpoint.pth"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = load_torch(checkpoint)["epoch"]
+    assert 1 <= done < epochs, "the run was not interrupted"
+    assert not (killed / "final.pth").exists()
+
+    # A plain restart refuses to overwrite; another config cannot resume this run.
+    config = tiny_config(rendered_tree, killed, epochs=epochs)
+    with pytest.raises(IebenchError, match="already holds a run"):
+        train(config)
+    with pytest.raises(IebenchError, match=r"lr: 0.001 -> 0.002"):
+        train(tiny_config(rendered_tree, killed, epochs=epochs, lr=2e-3), resume=True)
+
+    resumed = train(config, resume=True)
+    assert [row["loss"] for row in resumed.history] == [
+        row["loss"] for row in uninterrupted.history
+    ]
+    expected, got = weights(uninterrupted.run / "final.pth"), weights(killed / "final.pth")
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+    assert torch.equal(
+        load_torch(uninterrupted.run / "heads.pth")["heads"]["predictor.hypernet.weight"],
+        load_torch(killed / "heads.pth")["heads"]["predictor.hypernet.weight"],
+    )
