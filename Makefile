@@ -29,7 +29,7 @@ test: lint browser
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/iebench objects make demo/objects --per-class 2 --seed 0
+	$(BIN)/iebench demo --out demo
 
 clean:
 	rm -rf $(VENV) demo

@@ -114,6 +114,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     if not report.ok:
         raise IebenchError(f"{render.out}: some objects failed to render (see above)")
 
+    # A tiny demo may have fewer training objects than the batch: one batch per epoch then.
+    batch_size = min(config.batch_size, report.splits["train"]["objects"])
     results: dict[str, Path] = {}
     for method in config.methods:
         run = out / "runs" / method
@@ -124,7 +126,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
                 data=render.out,
                 out=run,
                 epochs=config.epochs,
-                batch_size=config.batch_size,
+                batch_size=batch_size,
                 resolution=render.settings.resolution,
                 width=config.width,
                 layers=config.layers,
@@ -146,7 +148,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     step(f"submit {len(results)} results to a fresh demo board -> {board}")
     shutil.rmtree(board / "results", ignore_errors=True)  # rebuilt from this run's results
     for path in results.values():
-        submit(path, board, dataset_name=DEMO_DATASET_NAME)
+        for note in submit(path, board, dataset_name=DEMO_DATASET_NAME).notes:
+            say(f"note: {note}")
     step("build the board")
     built = build(board)
     return DemoReport(

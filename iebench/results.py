@@ -152,7 +152,8 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
     return None
 
 
-def _problems(data: Any) -> list[str]:
+def schema_problems(data: Any) -> list[str]:
+    """Every way ``data`` breaks the results schema, one line each (empty when valid)."""
     if not isinstance(data, dict):
         return [f"expected a JSON object, got {type(data).__name__}"]
     if data.get("schema_version") != SCHEMA_VERSION:
@@ -254,7 +255,7 @@ def _score_problems(scores: Any) -> list[str | None]:
 
 def validate(data: Any, source: str = "results") -> None:
     """Raise IebenchError naming ``source`` and the first problems if ``data`` breaks the schema."""
-    problems = _problems(data)
+    problems = schema_problems(data)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise IebenchError(f"{source}: invalid results: {'; '.join(problems[:3])}{more}")

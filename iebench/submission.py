@@ -37,6 +37,8 @@ from iebench.io import sha256_file
 from iebench.transforms import DEFAULT_RESOLUTION, MEAN, STD
 
 PROBE_BATCH = 4
+# Longest error text quoted from a failing submission (torch's can list hundreds of keys).
+MESSAGE_CHARS = 300
 # Eval-mode outputs on the same batch must agree this closely (GPU kernels may
 # differ in the last bits between calls; dropout left on differs by far more).
 DETERMINISM_RTOL = 1e-4
@@ -191,8 +193,10 @@ def _describe(error: BaseException, path: Path) -> str:
     for frame in traceback.extract_tb(error.__traceback__):
         if Path(frame.filename).resolve() == path.resolve():
             line = frame.lineno
-    text = f"{type(error).__name__}: {error}"
-    return text + (f" (line {line})" if line is not None else "")
+    message = " ".join(str(error).split())  # one line, however the error was formatted
+    if len(message) > MESSAGE_CHARS:
+        message = message[:MESSAGE_CHARS] + " ..."
+    return f"{type(error).__name__}: {message}" + (f" (line {line})" if line is not None else "")
 
 
 def _call(path: Path, what: str, function: Callable, *args: Any) -> Any:

@@ -47,14 +47,15 @@ class BlenderScene:
         self.scene = bpy.context.scene
         self.stage = stage
         self.device = _enable_gpu() if device == "gpu" else "CPU"
-        self._configure(settings, device, threads)
+        self.configure(settings, device, threads)
         self._build_world(stage)
         self._build_camera(stage)
         self.floor_colour = self._build_floor(stage)
         self.spot = self._build_lights(stage)
         self.model: bpy.types.Object | None = None
 
-    def _configure(self, settings: RenderSettings, device: str, threads: int) -> None:
+    def configure(self, settings: RenderSettings, device: str = "cpu", threads: int = 0) -> None:
+        """Apply render settings (also between views, e.g. to compare presets)."""
         scene, render = self.scene, self.scene.render
         render.engine = "CYCLES"
         cycles = scene.cycles
@@ -185,6 +186,7 @@ class BlenderScene:
             raise ModelError("degenerate mesh (zero-size bounding box)")
         model.data.transform(Matrix.Translation(-(low + high) / 2))
         model.rotation_mode = "XYZ"
+        bpy.context.view_layer.update()  # refresh the cached bounding box
         return self._drop_missing_textures(model)
 
     @staticmethod

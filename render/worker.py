@@ -4,11 +4,11 @@
 stdin (one JSON object a line):
     {"op": "init", "settings": {...}, "stage": {...}, "spec": {...}, "seed": 0,
      "out": "...", "device": "cpu", "threads": 0, "max_faces": N}
-    {"op": "object", "synset": "...", "object_id": "...", "mesh": "...", "views": 50}
+    {"op": "object", "synset": "...", "object_id": "...", "mesh": "...", "views": [0, 3, 4]}
 stdout (the original fd 1; Blender's own output goes to stderr):
     {"event": "ready", "blender": "5.0.1", "build": "...", "device": "CPU"}
     {"event": "fatal", "reason": "..."}                    the scene could not be built
-    {"event": "view", "view": 3, "rendered": true}           one view done (or found done)
+    {"event": "view", "view": 3}                             one view written
     {"event": "done", "ok": true, "stage": null, "reason": null, "warnings": [...]}
 The worker exits at the end of its input.
 """
@@ -33,7 +33,7 @@ from iebench.layout import image_path, latent_path, object_dir
 from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.pool import PARENT_PID_ENV
 from iebench.rendering.presets import RenderSettings
-from iebench.rendering.views import remove_temp_files, render_seed, view_complete, write_latent
+from iebench.rendering.views import render_seed, write_latent
 from iebench.scene import Stage, describe_view
 
 
@@ -65,38 +65,29 @@ class Worker:
         self.channel.flush()
 
     def render_object(self, job: dict) -> None:
-        synset, object_id, views = job["synset"], job["object_id"], int(job["views"])
-        remove_temp_files(object_dir(self.out, synset, object_id))
-        todo = []
-        for view in range(views):
-            latent = sample_view(self.spec, self.seed, synset, object_id, view)
-            image = image_path(self.out, synset, object_id, view)
-            latent_file = latent_path(self.out, synset, object_id, view)
-            if view_complete(image, latent_file, latent, self.settings.resolution):
-                self.send(event="view", view=view, rendered=False)
-            else:
-                todo.append((view, latent, image, latent_file))
-        if not todo:
-            self.send(event="done", ok=True, stage=None, reason=None, warnings=[])
-            return
+        """Render the listed views of one object (the parent skips views already complete)."""
+        synset, object_id = job["synset"], job["object_id"]
         stage = "model"
         # Named like a temporary file, so a killed run's leftover is cleaned up on resume.
         scratch = object_dir(self.out, synset, object_id) / f"{TEMP_PREFIX}render.png"
+        scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
             check_obj(Path(job["mesh"]), self.max_faces)
             warnings = self.scene.load_model(Path(job["mesh"]))
             stage = "render"
-            for view, latent, image, latent_file in todo:
+            for view in job["views"]:
+                latent = sample_view(self.spec, self.seed, synset, object_id, view)
                 description = describe_view(latent, self.spec, self.stage)
                 seed = render_seed(self.seed, synset, object_id, view)
                 self.scene.render_view(description, seed, scratch)
+                image = image_path(self.out, synset, object_id, view)
                 with Image.open(scratch) as picture, atomic_path(image) as temporary:
                     picture.convert("RGB").save(
                         temporary, "JPEG", quality=self.settings.jpeg_quality
                     )
                 # The latent goes last: a view without one is redone on resume.
-                write_latent(latent_file, latent)
-                self.send(event="view", view=view, rendered=True)
+                write_latent(latent_path(self.out, synset, object_id, view), latent)
+                self.send(event="view", view=view)
         except Exception as error:  # any failure fails this object only
             reason = str(error) if isinstance(error, MeshError) else _describe(error)
             self.send(event="done", ok=False, stage=stage, reason=reason, warnings=[])

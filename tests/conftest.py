@@ -44,3 +44,15 @@ def rendered_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = render_objects(config, log=lambda message: None)
     assert report.ok, report.summary()
     return config.out
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread: tiny models are fastest so, and two threads spin on a
+    shared, busy machine (20x slower steps measured here). Restores the count afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -27,6 +27,8 @@ from iebench.models.resnet import resnet18
 from iebench.results import read_results, validate, write_results
 from iebench.submission import EncoderMetadata, Submission, load_submission
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 ENCODER = """\
 import torch
 from torch import nn
@@ -66,15 +68,6 @@ def build_predictor(checkpoint):
     torch.manual_seed(0)
     return Head()
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny probes run fastest on one thread; two threads on a shared, busy machine spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -325,6 +318,9 @@ def test_config_is_validated():
         EvalConfig(data=Path("."), protocol="slow", seeds=0)
     with pytest.raises(IebenchError, match="unknown tasks"):
         EvalConfig(data=Path("."), tasks=("segmentation",))
+    if not torch.cuda.is_available():
+        with pytest.raises(IebenchError, match="device 'cuda': CUDA is not available"):
+            EvalConfig(data=Path("."), device="cuda")
 
 
 def test_example_runs_equivariance(rendered_tree, tmp_path):
@@ -338,3 +334,25 @@ def test_example_runs_equivariance(rendered_tree, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_results(out).encoder["name"] == "sie-resnet18"
+
+
+def test_dataset_fingerprint_follows_the_data_not_the_bookkeeping(rendered_tree, tmp_path):
+    for path in [*rendered_tree.glob("*.npy"), rendered_tree / "iebench.json"]:
+        shutil.copy(path, tmp_path / path.name)
+    first = features_module.dataset_fingerprint(tmp_path)
+    assert first == features_module.dataset_fingerprint(rendered_tree)
+
+    manifest_path = tmp_path / "iebench.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["updated"] = "2000-01-01T00:00:00+00:00"
+    manifest["blender"] = dict(manifest["blender"], build=None, device=None)  # a resumed render
+    manifest_path.write_text(json.dumps(manifest))
+    assert features_module.dataset_fingerprint(tmp_path) == first
+
+    manifest["render_settings"] = dict(manifest["render_settings"], extra="changed")
+    manifest_path.write_text(json.dumps(manifest))
+    assert features_module.dataset_fingerprint(tmp_path) != first
+    manifest_path.unlink()  # the published layout: split files only
+    without = features_module.dataset_fingerprint(tmp_path)
+    np.save(tmp_path / "val_labels.npy", np.load(tmp_path / "val_labels.npy")[::-1].copy())
+    assert features_module.dataset_fingerprint(tmp_path) != without

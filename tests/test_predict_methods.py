@@ -1,8 +1,12 @@
 """predict-transform, predict-rotation3d and CARE as methods: terms, learning, reproducibility."""
 
+import json
+
 import pytest
 import torch
+from click.testing import CliRunner
 
+from iebench.cli import cli
 from iebench.errors import IebenchError
 from iebench.methods.base import MethodSpec, PairBatch
 from iebench.methods.care import Care
@@ -10,6 +14,7 @@ from iebench.methods.predict_rotation3d import PredictRotation3d, sign_free_quat
 from iebench.methods.predict_transform import PredictTransform
 from iebench.models.backbones import build_backbone
 from iebench.ssl_transforms import get_transform
+from iebench.submission import load_submission
 
 
 @pytest.fixture(autouse=True)
@@ -169,3 +174,25 @@ def test_options_are_checked():
         PredictTransform(tiny_backbone(), spec(weights, transform="spin"))
     with pytest.raises(IebenchError, match="chunk_size must be an int >= 2, got 1"):
         Care(tiny_backbone(), spec({"nce": 1.0, "care": 0.01}, chunk_size=1))
+
+
+def test_train_cli_passes_transform_and_backbone_through_to_the_submission(rendered_tree, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "predict-transform", "--data", str(rendered_tree), "--out", str(run)]
+    args += ["--transform", "jigsaw", "--backbone", "eqresnet18", "--epochs", "1"]
+    args += ["--batch-size", "4", "--resolution", "32", "--width", "4", "--projector", "16-16"]
+    args += ["--workers", "0", "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["backbone"] == "eqresnet18"
+    assert config["options"] == {"transform": "jigsaw"}
+    submission = load_submission(run / "submission.py")
+    assert submission.metadata.embedding_dim == 16  # eqresnet18 width 4: 16 per rotation
+    assert type(submission.encoder).__name__ == "EqResNet"
+    # an option the method does not take is one clear line
+    args[1] = "sie"
+    args[5] = str(tmp_path / "sie")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "method sie: unknown options transform; its options are none" in result.output

@@ -11,7 +11,7 @@ from PIL import Image
 from iebench.errors import IebenchError
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
 from iebench.rendering.meshcheck import MeshError, check_obj
-from iebench.rendering.run import select_objects
+from iebench.rendering.run import render_objects, select_objects
 from iebench.rendering.views import view_complete, write_latent
 from iebench.splits import seeded_split, split_like
 
@@ -118,6 +118,15 @@ def test_objects_list_and_filters_select_objects(tmp_path):
     ]
     config = RenderConfig(out=tmp_path / "out", objects=root, synsets="chair", limit=2)
     assert [o.object_id for o in select_objects(config, print)[0]] == ["03001627-0", "03001627-1"]
+
+
+def test_a_tree_not_rendered_by_iebench_is_left_alone(tmp_path):
+    root = fake_shapenet(tmp_path / "shapenet", {"02691156": 1})
+    published = tmp_path / "3DIEBench"
+    write_latent(published / "02691156" / "abc" / "latent_0.npy", np.zeros(7))
+    with pytest.raises(IebenchError, match="holds views not rendered by iebench"):
+        render_objects(RenderConfig(out=published, objects=root, progress=False), print)
+    assert sorted(p.name for p in published.iterdir()) == ["02691156"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from iebench.errors import IebenchError
 from iebench.models.resnet import resnet18
 from iebench.submission import EncoderMetadata, Predictor, Submission, load_submission
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_encoder.py"
 
 HEADER = """\
@@ -79,6 +81,10 @@ BAD_SUBMISSIONS = {
     "build fails": (
         METADATA + "def build_encoder(checkpoint):\n    return {}['x']\n",
         r"encoder\.py: build_encoder failed: KeyError: 'x' \(line 7\)",
+    ),
+    "multi-line error": (
+        METADATA + "def build_encoder(checkpoint):\n    raise ValueError('a\\nb' * 400)\n",
+        r"encoder\.py: build_encoder failed: ValueError: a ba b.* \.\.\. \(line 7\)$",
     ),
     "not a module": (
         METADATA + "def build_encoder(checkpoint):\n    return 3\n",
@@ -178,3 +184,28 @@ def test_in_memory_submission_is_checked_and_hashed():
     assert Submission.from_module(model, metadata).file_sha256 != first.file_sha256
     with pytest.raises(IebenchError, match=r"returned shape \(4, 32\), expected \(4, 8\)"):
         Submission.from_module(model, EncoderMetadata(name="m", embedding_dim=8, resolution=32))
+
+
+def test_example_loads_official_checkpoints_and_predicts_as_the_hypernetwork(tmp_path):
+    first = load_submission(EXAMPLE)
+    head = first.predictor
+    with torch.no_grad():
+        for parameter in head.parameters():
+            parameter.normal_(0, 0.02, generator=torch.Generator().manual_seed(1))
+    state = {f"module.backbone.{k}": v for k, v in first.encoder.state_dict().items()}
+    state.update({f"module.{k}": v for k, v in head.state_dict().items()})
+    torch.save({"epoch": 1, "model": state, "optimizer": {}}, tmp_path / "model.pth")
+    torch.save(first.encoder.state_dict(), tmp_path / "final_weights.pth")
+
+    loaded = load_submission(EXAMPLE, checkpoint=tmp_path / "model.pth")
+    embeddings = torch.randn(2, 1024, generator=torch.Generator().manual_seed(2))
+    quaternions = torch.nn.functional.normalize(torch.randn(2, 4), dim=1)
+    # The official ParametrizedNet: weights = hypernet(q) viewed as (out, in), bmm.
+    weights = loaded.predictor.predictor.hypernet.net(quaternions).view(-1, 1024, 1024)
+    expected = torch.bmm(embeddings.unsqueeze(1), weights.transpose(-2, -1)).squeeze(1)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.predictor.predict(embeddings, quaternions), expected)
+        torch.testing.assert_close(
+            loaded.predictor.project(torch.ones(2, 512)), head.project(torch.ones(2, 512))
+        )
+    assert load_submission(EXAMPLE, checkpoint=tmp_path / "final_weights.pth").predictor is None

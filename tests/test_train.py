@@ -141,6 +141,7 @@ def test_bad_configs_are_one_clear_line(rendered_tree, tmp_path):
         train(tiny_config(rendered_tree, tmp_path / "c", resolution=40))
     with pytest.raises(IebenchError, match="split file missing"):
         train(tiny_config(tmp_path, tmp_path / "d"))
+    assert not (tmp_path / "d").exists()  # nothing written: a corrected run starts afresh
     result = CliRunner().invoke(
         cli,
         [

@@ -10,7 +10,6 @@ from iebench.errors import IebenchError
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
 from iebench.evaluation.run import evaluate as run_evaluation
 from iebench.results import TASKS, format_table, write_results
-from iebench.submission import load_submission
 
 
 def _tasks(value: str | None) -> tuple[str, ...] | None:
@@ -46,7 +45,13 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     default=None,
     help=f"Comma-separated subset of {','.join(TASKS)} (default: all the encoder supports).",
 )
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train every probe with seeds 0..N-1; scores report mean, std and n.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -61,7 +66,13 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     help="Feature cache directory (default DATA/.iebench-cache).",
 )
 @click.option("--device", default=None, help="torch device (default: cuda when present, else cpu).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Images per batch when extracting features.",
+)
 @click.option(
     "--workers", type=click.IntRange(min=0), default=None, help="Image-loading processes."
 )
@@ -81,6 +92,7 @@ def evaluate(
     """Evaluate the encoder built by ENCODER.py on the dataset at DATA."""
     config = EvalConfig(
         data=data,
+        checkpoint=checkpoint,
         protocol=protocol,
         tasks=_tasks(tasks),
         seeds=seeds,
@@ -89,8 +101,7 @@ def evaluate(
         batch_size=batch_size,
         workers=default_workers() if workers is None else workers,
     )
-    submission = load_submission(encoder, checkpoint=checkpoint, device=config.device)
-    results = run_evaluation(submission, config)
+    results = run_evaluation(encoder, config)
     write_results(results, out)
     click.echo(format_table(results))
     click.echo(f"results written to {out}")

@@ -45,6 +45,7 @@ class EvalConfig:
 
     ``tasks=None`` runs every task the encoder supports (equivariance only with a
     predictor); naming ``equivariance`` for an encoder without one is an error.
+    ``checkpoint`` is passed to a submission file's builders (like ``--checkpoint``).
     Probe seeds are 0 .. seeds-1. Features are cached under ``cache_dir``
     (default ``<data>/.iebench-cache``). Classification is scored on every
     validation view; rotation and colour on ``val_pairs_per_object`` fixed random
@@ -52,6 +53,7 @@ class EvalConfig:
     """
 
     data: Path
+    checkpoint: Path | None = None
     protocol: str = "reference"
     tasks: tuple[str, ...] | None = None
     seeds: int = 1
@@ -64,8 +66,9 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", Path(self.data))
-        if self.cache_dir is not None:
-            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        for name in ("checkpoint", "cache_dir"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
         if self.tasks is not None:
             object.__setattr__(self, "tasks", tuple(self.tasks))
         problems = []
@@ -82,9 +85,12 @@ class EvalConfig:
         if not isinstance(self.workers, int) or self.workers < 0:
             problems.append(f"workers must be an int >= 0, got {self.workers!r}")
         try:
-            torch.device(self.device)
+            device = torch.device(self.device)
         except (RuntimeError, TypeError):
             problems.append(f"unknown device {self.device!r}")
+        else:
+            if device.type == "cuda" and not torch.cuda.is_available():
+                problems.append(f"device {self.device!r}: CUDA is not available here")
         if problems:
             raise IebenchError(f"evaluation config: {'; '.join(problems)}")
 
@@ -103,6 +109,7 @@ class EvalConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["data"] = str(self.data)
-        data["cache_dir"] = None if self.cache_dir is None else str(self.cache_dir)
+        for name in ("checkpoint", "cache_dir"):
+            data[name] = None if data[name] is None else str(data[name])
         data["tasks"] = None if self.tasks is None else list(self.tasks)
         return data

@@ -32,7 +32,7 @@ from iebench.tree import TreeIndex, read_manifest
 CACHE_FORMAT = 1
 SHARD_OBJECTS = 1024
 # Manifest entries that change the rendered pixels (see iebench.rendering's manifest).
-MANIFEST_IDENTITY = ("factor_spec", "render_settings", "scene", "blender")
+MANIFEST_IDENTITY = ("factor_spec", "render_settings", "scene")
 
 
 def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) -> str:
@@ -51,6 +51,8 @@ def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) 
     if manifest is not None:
         rendering = {key: manifest.get(key) for key in MANIFEST_IDENTITY}
         rendering["seed"] = (manifest.get("config") or {}).get("seed")
+        # The version only: a resumed render may not know the build or device.
+        rendering["blender"] = (manifest.get("blender") or {}).get("blender")
         digest.update(f"manifest:{json.dumps(rendering, sort_keys=True)}".encode())
     return digest.hexdigest()
 
@@ -65,6 +67,7 @@ def cache_key(submission: Submission, fingerprint: str) -> str:
         "resolution": metadata.resolution,
         "mean": list(metadata.mean),
         "std": list(metadata.std),
+        "shard_objects": SHARD_OBJECTS,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -95,7 +98,7 @@ class FeatureCache:
                 raise IebenchError(
                     f"{path}: unreadable feature shard ({error}); delete it"
                 ) from None
-        return np.concatenate(arrays) if arrays else np.zeros((0, 0, 0), np.float32)
+        return np.concatenate(arrays)
 
 
 def open_cache(root: Path, key: str) -> FeatureCache:

@@ -61,16 +61,22 @@ def _device_name(device: str) -> str:
 
 
 def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results:
-    """Evaluate a submission (a file path, or a ``Submission``) on ``config.data``.
+    """Evaluate a submission (a file path, with ``config.checkpoint``, or a ``Submission``)
+    on ``config.data``.
 
     Checks the submission and the dataset before any work; extracts features
     once (cached); trains every probe on the cached features, for every seed.
     """
     started = time.perf_counter()
     if isinstance(encoder, Submission):
+        if config.checkpoint is not None:
+            raise IebenchError(
+                f"{encoder.file}: an in-memory submission carries its weights; "
+                f"leave the config's checkpoint unset"
+            )
         submission = encoder
     else:
-        submission = load_submission(Path(encoder), device=config.device)
+        submission = load_submission(encoder, config.checkpoint, config.device)
     tasks = selected_tasks(submission, config)
     indices = {split: TreeIndex.load(config.data, split) for split in SPLITS}
     # Probes train on train and are scored on val; the predictor is scored on val alone.

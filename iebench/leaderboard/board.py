@@ -26,7 +26,7 @@ from typing import Any
 from iebench.errors import IebenchError
 from iebench.io import write_text_atomic
 from iebench.leaderboard.track import Track
-from iebench.results import _problems as schema_problems
+from iebench.results import schema_problems
 
 RESULTS_DIR = "results"
 SUMS_NAME = "SHA256SUMS"

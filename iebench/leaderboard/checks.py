@@ -73,7 +73,8 @@ def value_problems(data: dict[str, Any]) -> list[str]:
     views = dataset["views_per_object"]
     if views < 2:
         problems.append(f"dataset.views_per_object: must be >= 2, got {views}")
-    for split, sizes in dataset["splits"].items():
+    for split in ("train", "val"):
+        sizes = dataset["splits"][split]
         if sizes["objects"] < 1 or not 0 < sizes["images"] <= sizes["objects"] * max(views, 1):
             problems.append(f"dataset.splits.{split}: impossible sizes {sizes}")
     for key, seconds in data["timings"].items():

@@ -25,7 +25,7 @@ from iebench.leaderboard.checks import (
     value_problems,
 )
 from iebench.leaderboard.track import Track
-from iebench.results import _problems as schema_problems
+from iebench.results import schema_problems
 
 
 class SubmissionRejected(IebenchError):

@@ -7,6 +7,7 @@ from itertools import groupby
 
 from iebench.leaderboard.board import Entry
 from iebench.leaderboard.reported import Reported
+from iebench.leaderboard.track import Track
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,13 @@ def ranked(entries: list[Entry]) -> list[Entry]:
 
 
 def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Table]:
-    """One table per track, tracks in sorted order, rows ranked."""
+    """One table per track, rows ranked; reference-protocol tracks first, then by name."""
+
+    def order(track: Track) -> tuple[bool, str, str]:
+        return (track.protocol != "reference", track.title(dataset_names), track.slug)
+
     tables = []
-    by_track = groupby(sorted(entries, key=lambda e: e.track), key=lambda e: e.track)
+    by_track = groupby(sorted(entries, key=lambda e: order(e.track)), key=lambda e: e.track)
     for track, group in by_track:
         rows_entries = ranked(list(group))
         shown = [

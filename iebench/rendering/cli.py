@@ -29,9 +29,7 @@ FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's
 )
 @click.option("--views", type=int, default=50, show_default=True, help="Views per object.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dataset seed.")
-@click.option(
-    "--factors", type=click.Choice(FACTOR_SPECS), default="published", show_default=True
-)
+@click.option("--factors", type=click.Choice(FACTOR_SPECS), default="published", show_default=True)
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True)
 @click.option("--resolution", type=int, help="Image size in pixels (overrides the preset).")
 @click.option("--samples", type=int, help="Cycles samples (overrides the preset).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 from iebench import taxonomy
@@ -104,11 +105,11 @@ class RenderConfig:
         FactorSpec.named(self.factors)
         preset_settings(self.preset, self.resolution, self.samples, self.engine)
 
-    @property
+    @cached_property
     def spec(self) -> FactorSpec:
         return FactorSpec.named(self.factors)
 
-    @property
+    @cached_property
     def settings(self) -> RenderSettings:
         return preset_settings(self.preset, self.resolution, self.samples, self.engine)
 

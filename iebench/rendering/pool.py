@@ -5,6 +5,7 @@ a slow leak in Blender cannot grow without bound."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -30,7 +31,7 @@ class ObjectJob:
     synset: str
     object_id: str
     mesh: Path
-    views: int
+    views: tuple[int, ...]  # the views to render (those not complete on disk)
 
     @property
     def key(self) -> str:
@@ -44,8 +45,7 @@ class ObjectResult:
     stage: str | None = None  # where it failed: model, render, crash, timeout
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
-    rendered: int = 0  # views rendered now
-    found: int = 0  # views already complete on disk
+    rendered: int = 0  # views written
 
 
 class _Worker:
@@ -73,7 +73,9 @@ class _Worker:
     def assign(self, job: ObjectJob) -> None:
         self.result = ObjectResult(job, ok=False)
         self.last_activity = time.monotonic()
-        self.send({"op": "object", **_job_message(job)})
+        # If it just died, the run loop reads its end of output and fails this job.
+        with contextlib.suppress(OSError):
+            self.send({"op": "object", **_job_message(job)})
 
     def fileno(self) -> int:
         return self.process.stdout.fileno()
@@ -118,7 +120,7 @@ def _job_message(job: ObjectJob) -> dict:
         "synset": job.synset,
         "object_id": job.object_id,
         "mesh": str(job.mesh),
-        "views": job.views,
+        "views": list(job.views),
     }
 
 
@@ -126,7 +128,7 @@ class WorkerPool:
     """Runs object jobs on ``workers`` Blender processes, yielding results as they finish.
 
     ``init`` is the worker's init message (settings, stage, spec, seed, out, ...);
-    ``on_view(job, rendered)`` is called for every view finished or found complete.
+    ``on_view(job)`` is called for every view written.
     """
 
     def __init__(
@@ -135,7 +137,7 @@ class WorkerPool:
         workers: int,
         timeout: float,
         recycle_after: int,
-        on_view: Callable[[ObjectJob, bool], None] = lambda job, rendered: None,
+        on_view: Callable[[ObjectJob], None] = lambda job: None,
     ) -> None:
         self.init = init
         self.size = workers
@@ -204,11 +206,8 @@ class WorkerPool:
                 worker.ready = True
                 self.blender = {k: message[k] for k in ("blender", "build", "device")}
             elif event == "view":
-                if message["rendered"]:
-                    result.rendered += 1
-                else:
-                    result.found += 1
-                self.on_view(result.job, message["rendered"])
+                result.rendered += 1
+                self.on_view(result.job)
             elif event == "done":
                 result.ok = message["ok"]
                 result.stage = message["stage"]

@@ -76,13 +76,13 @@ PRESETS: dict[str, RenderSettings] = {
     # (albedo + normal passes, accurate prefilter, as the published compositor node),
     # bounces diffuse 3 / glossy 0 / max 3 / transparency 8.
     "reference": RenderSettings(),
-    # 16 samples with a fast OIDN pass: about 6x faster than reference at about -2 dB
-    # (benchmarks/render_quality.py); adaptive sampling does nothing this low.
+    # 12 samples, no adaptive sampling (it does nothing this low), OIDN at high quality with
+    # a fast prefilter of its albedo and normal passes: about 7x faster than reference, -0.7 dB
+    # PSNR on built-in objects (benchmarks/render_quality.py; README "Rendering").
     "default": RenderSettings(
-        samples=16,
+        samples=12,
         adaptive_threshold=None,
-        denoiser_quality="FAST",
-        denoiser_prefilter="NONE",
+        denoiser_prefilter="FAST",
     ),
     # Tiny and fast, for tests and demos only.
     "preview": RenderSettings(

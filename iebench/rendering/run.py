@@ -19,11 +19,12 @@ from tqdm import tqdm
 
 from iebench import __version__
 from iebench.errors import IebenchError
-from iebench.factors import sample_object
+from iebench.factors import sample_object, sample_view
 from iebench.io import write_json_atomic, write_text_atomic
-from iebench.layout import FAILURES_NAME, MANIFEST_NAME
+from iebench.layout import FAILURES_NAME, MANIFEST_NAME, image_path, latent_path, object_dir
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.pool import ObjectJob, WorkerPool
+from iebench.rendering.views import remove_temp_files, view_complete
 from iebench.scene import STAGE
 from iebench.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.splits import read_split_keys, seeded_split, split_like, write_split_files
@@ -106,6 +107,20 @@ def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject]
     return objects, failures
 
 
+def missing_views(config: RenderConfig, item: ShapeNetObject) -> tuple[int, ...]:
+    """The views of an object not complete on disk; leftovers of a killed run are removed."""
+    synset, object_id = item.synset, item.object_id
+    remove_temp_files(object_dir(config.out, synset, object_id))
+    missing = []
+    for view in range(config.views):
+        latent = sample_view(config.spec, config.seed, synset, object_id, view)
+        image = image_path(config.out, synset, object_id, view)
+        latent_file = latent_path(config.out, synset, object_id, view)
+        if not view_complete(image, latent_file, latent, config.settings.resolution):
+            missing.append(view)
+    return tuple(missing)
+
+
 def _check_compatible(config: RenderConfig) -> None:
     """Refuse to mix datasets: a tree keeps the seed, factors and settings it started with."""
     # Through JSON, as stored (tuples become lists).
@@ -118,7 +133,13 @@ def _check_compatible(config: RenderConfig) -> None:
             }
         )
     )
-    for path in sorted(config.out.glob("iebench*.json")):
+    manifests = sorted(config.out.glob("iebench*.json"))
+    if not manifests and next(config.out.glob("*/*/latent_*.npy"), None) is not None:
+        raise IebenchError(
+            f"{config.out}: holds views not rendered by iebench (no {MANIFEST_NAME}); "
+            "render into another --out"
+        )
+    for path in manifests:
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -136,10 +157,11 @@ def _check_compatible(config: RenderConfig) -> None:
                 )
 
 
-def _blender_version(pool: WorkerPool) -> dict:
-    if pool.blender is not None:
-        return pool.blender
-    try:  # no worker was needed (everything was complete): the installed module's version
+def _blender_version(reported: dict | None) -> dict:
+    """What a worker reported; else (no worker ran) the installed bpy module's version."""
+    if reported is not None:
+        return reported
+    try:
         return {"blender": version("bpy"), "build": None, "device": None}
     except PackageNotFoundError:
         return {"blender": None, "build": None, "device": None}
@@ -156,51 +178,45 @@ def _failures_csv(failures: list[Failure]) -> str:
 def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
     """Render every selected object's views into ``config.out`` (resuming what is there)."""
     started = time.monotonic()
-    settings, spec = config.settings, config.spec
     objects, failures = select_objects(config, log)
     if config.out.exists():
         _check_compatible(config)
     config.out.mkdir(parents=True, exist_ok=True)
-    jobs = [ObjectJob(o.synset, o.object_id, o.mesh, config.views) for o in objects]
-    init = {
-        "settings": settings.to_dict(),
-        "stage": STAGE.to_dict(),
-        "spec": spec.to_dict(),
-        "seed": config.seed,
-        "out": str(config.out),
-        "device": config.device,
-        "threads": config.threads_per_worker,
-        "max_faces": config.max_faces,
-    }
+    manifest_name, failures_name = output_names(config)
+    # Written first, so that a killed run's tree is recognised as iebench's on resume.
+    write_json_atomic(config.out / manifest_name, _manifest(config, None, _blender_version(None)))
+    jobs, complete = [], []
+    checking = tqdm(objects, desc="check", unit="obj", disable=not config.progress, leave=False)
+    for item in checking:
+        views = missing_views(config, item)
+        job = ObjectJob(item.synset, item.object_id, item.mesh, views)
+        (jobs if views else complete).append(job)
+    images_found = len(objects) * config.views - sum(len(job.views) for job in jobs)
     bar = tqdm(
-        total=len(jobs) * config.views,
+        total=sum(len(job.views) for job in jobs),
         unit="img",
         desc="render",
         disable=not config.progress,
         dynamic_ncols=True,
     )
-
-    def on_view(job: ObjectJob, rendered: bool) -> None:
-        if rendered:
-            bar.update(1)
-        else:  # found complete: not part of the work, so keep it out of rate and ETA
-            bar.total -= 1
-            bar.refresh()
-
-    pool = WorkerPool(init, config.workers, config.timeout, config.recycle_after, on_view)
-    complete: list[ObjectJob] = []
+    pool = WorkerPool(
+        _worker_init(config),
+        config.workers,
+        config.timeout,
+        config.recycle_after,
+        on_view=lambda job: bar.update(1),
+    )
     warnings: list[dict] = []
-    rendered = found = 0
+    rendered = 0
     try:
         for result in pool.run(jobs):
             rendered += result.rendered
-            found += result.found
             warnings += [{"object": result.job.key, "warning": w} for w in result.warnings]
             if result.ok:
                 complete.append(result.job)
             else:
                 failures.append(Failure(result.job.key, result.stage, result.reason))
-                bar.total -= config.views - result.rendered - result.found
+                bar.total -= len(result.job.views) - result.rendered  # out of rate and ETA
                 bar.set_postfix(failed=len(failures), refresh=True)
     finally:
         bar.close()
@@ -208,23 +224,37 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
     splits = None
     if config.shard is None:
         splits = _write_splits(config, complete, log)
-    manifest_name, failures_name = output_names(config)
+    else:
+        log("a shard writes no split files: run once more without --shard when all are done")
     write_text_atomic(config.out / failures_name, _failures_csv(failures))
     report = RenderReport(
         out=config.out,
         manifest=config.out / manifest_name,
         failures_file=config.out / failures_name,
-        objects=len(jobs),
+        objects=len(objects),
         complete=len(complete),
         images_rendered=rendered,
-        images_found=found,
+        images_found=images_found,
         seconds=time.monotonic() - started,
         failures=failures,
         warnings=warnings,
         splits=splits,
     )
-    write_json_atomic(report.manifest, _manifest(config, report, pool))
+    write_json_atomic(report.manifest, _manifest(config, report, _blender_version(pool.blender)))
     return report
+
+
+def _worker_init(config: RenderConfig) -> dict:
+    return {
+        "settings": config.settings.to_dict(),
+        "stage": STAGE.to_dict(),
+        "spec": config.spec.to_dict(),
+        "seed": config.seed,
+        "out": str(config.out),
+        "device": config.device,
+        "threads": config.threads_per_worker,
+        "max_faces": config.max_faces,
+    }
 
 
 def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> dict:
@@ -243,18 +273,24 @@ def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> 
     return write_split_files(config.out, sides, latents_of, config.spec.size)
 
 
-def _manifest(config: RenderConfig, report: RenderReport, pool: WorkerPool) -> dict:
-    return {
+def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) -> dict:
+    """The manifest; written when a run starts (status running) and again when it ends."""
+    manifest = {
         "format": "iebench-render/1",
+        "status": "running" if report is None else "finished",
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "iebench_version": __version__,
-        "blender": _blender_version(pool),
+        "blender": blender,
         "config": config.to_dict(),
         "threads_per_worker": config.threads_per_worker,
         "factor_spec": config.spec.to_dict(),
         "latent_names": list(config.spec.names),
         "render_settings": config.settings.to_dict(),
         "scene": STAGE.to_dict(),
+    }
+    if report is None:
+        return manifest
+    return manifest | {
         "counts": {
             "objects": report.objects,
             "complete": report.complete,

@@ -216,10 +216,10 @@ def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) 
     config = _resolve(config, device)
     files = RunFiles(Path(config.out))
     state = _previous_state(files, config, resume)
+    loader = _loader(config, processes)  # checks the data before anything is written
     distributed.barrier(processes)  # every process has looked before rank 0 writes
     if processes.is_main:
         write_json_atomic(files.config, config.to_dict())
-    loader = _loader(config, processes)
 
     method, model, optimizer, scaler = _build(config, processes)
     history: list[dict[str, float]] = []

@@ -1,0 +1,352 @@
+"""`iebench render` with real Blender renders (tiny: 32 px, preview preset, a few views)."""
+
+from __future__ import annotations
+
+import colorsys
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import RENDERED_RESOLUTION, RENDERED_VIEWS
+from PIL import Image
+
+from iebench import taxonomy
+from iebench.factors import FactorSpec, sample_object, sample_view
+from iebench.layout import image_path, latent_path, parse_object_key, split_files
+from iebench.objects import make_object_set
+from iebench.rendering import RenderConfig, render_objects
+
+SMALL = ["--preset", "preview", "--resolution", str(RENDERED_RESOLUTION), "--quiet"]
+
+
+def objects_root(tree: Path) -> Path:
+    return tree.parent / "objects"
+
+
+def render_command(objects: Path, out: Path, *extra: str) -> list[str]:
+    command = [sys.executable, "-m", "iebench", "render", "--objects", str(objects)]
+    return command + ["--out", str(out), *SMALL, *extra]
+
+
+def object_dirs(tree: Path) -> list[Path]:
+    return sorted(p for p in tree.glob("*/*") if p.is_dir())
+
+
+def tree_files(tree: Path, synset: str | None = None) -> dict[str, bytes]:
+    """Relative path -> bytes of every image and latent (of one category, if given)."""
+    pattern = f"{synset or '*'}/*/*"
+    return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.glob(pattern))}
+
+
+def test_tree_has_the_published_layout_and_latents(rendered_tree):
+    objects = object_dirs(rendered_tree)
+    assert len(objects) == 12
+    spec = FactorSpec.published()
+    for directory in objects:
+        synset, object_id = directory.parent.name, directory.name
+        expected = sample_object(spec, 0, synset, object_id, RENDERED_VIEWS)
+        assert sorted(p.name for p in directory.iterdir()) == sorted(
+            [f"image_{i}.jpg" for i in range(RENDERED_VIEWS)]
+            + [f"latent_{i}.npy" for i in range(RENDERED_VIEWS)]
+        )
+        for view in range(RENDERED_VIEWS):
+            latent = np.load(latent_path(rendered_tree, synset, object_id, view))
+            assert latent.dtype == np.float64 and latent.shape == (7,)
+            assert np.array_equal(latent, expected[view])
+            with Image.open(image_path(rendered_tree, synset, object_id, view)) as image:
+                assert image.format == "JPEG" and image.mode == "RGB"
+                assert image.size == (RENDERED_RESOLUTION, RENDERED_RESOLUTION)
+
+
+def test_manifest_records_the_run(rendered_tree):
+    manifest = json.loads((rendered_tree / "iebench.json").read_text())
+    assert manifest["blender"]["blender"].startswith("5.0")
+    assert manifest["config"]["seed"] == 0 and manifest["config"]["preset"] == "preview"
+    assert manifest["factor_spec"]["name"] == "published"
+    assert manifest["render_settings"]["resolution"] == RENDERED_RESOLUTION
+    assert manifest["counts"]["complete"] == 12 and manifest["counts"]["failed"] == 0
+    assert manifest["failures"] == []
+    assert (rendered_tree / "failures.csv").read_text() == "object,stage,reason\n"
+
+
+def test_split_files_agree_with_the_tree(rendered_tree):
+    seen = set()
+    for split, expected_objects in (("train", 8), ("val", 4)):
+        files = split_files(rendered_tree, split)
+        keys = np.load(files.images)
+        labels = np.load(files.labels)
+        latents = np.load(files.latents)
+        assert len(keys) == expected_objects and labels.dtype == np.int64
+        assert latents.shape == (expected_objects * RENDERED_VIEWS, 7)
+        for index, key in enumerate(keys):
+            assert key.startswith("/") and key.endswith("/")
+            synset, object_id = parse_object_key(key)
+            assert labels[index] == taxonomy.label_of(synset)
+            for view in range(RENDERED_VIEWS):
+                stored = np.load(latent_path(rendered_tree, synset, object_id, view))
+                assert np.array_equal(latents[index * RENDERED_VIEWS + view], stored)
+            seen.add((synset, object_id))
+    assert len(seen) == 12  # every object in exactly one split
+    val = np.load(split_files(rendered_tree, "val").images)
+    assert sorted(parse_object_key(k)[0] for k in val) == sorted(
+        ["02691156", "02958343", "03001627", "04379243"]
+    )
+
+
+def hue_error(a: float, b: float) -> float:
+    return abs((a - b + 0.5) % 1.0 - 0.5)
+
+
+def test_floor_colour_in_the_image_matches_the_latent_floor_hue(rendered_tree):
+    """The top rows of every image show far floor, lit by the white sun only: their hue is
+    the latent floor hue. This also catches swapped colour channels."""
+    errors, shuffled = [], []
+    images = sorted(rendered_tree.glob("*/*/image_*.jpg"))
+    hues = []
+    for image in images:
+        latent = np.load(image.with_name(image.name.replace("image", "latent")[:-4] + ".npy"))
+        pixels = np.asarray(Image.open(image), dtype=np.float64) / 255
+        top = np.median(pixels[:3].reshape(-1, 3), axis=0)
+        hue, saturation, _ = colorsys.rgb_to_hsv(*top)
+        assert saturation > 0.2  # a coloured floor, not grey
+        hues.append((hue, latent[3]))
+    errors = [hue_error(seen, drawn) for seen, drawn in hues]
+    shuffled = [hue_error(hues[i][0], hues[i - 1][1]) for i in range(len(hues))]
+    assert max(errors) < 0.03
+    assert np.mean(shuffled) > 0.1
+
+
+def test_rendering_again_gives_identical_files(rendered_tree, tmp_path):
+    config = RenderConfig(
+        out=tmp_path / "again",
+        objects=objects_root(rendered_tree),
+        synsets="chair",
+        views=RENDERED_VIEWS,
+        preset="preview",
+        resolution=RENDERED_RESOLUTION,
+        workers=2,
+        threads=1,
+        recycle_after=1,  # a fresh worker for every object
+        progress=False,
+    )
+    report = render_objects(config, log=lambda message: None)
+    assert report.ok and report.images_rendered == 3 * RENDERED_VIEWS
+    assert tree_files(config.out) == tree_files(rendered_tree, "03001627")
+    # A second run finds everything complete and renders nothing.
+    report = render_objects(config, log=lambda message: None)
+    assert report.images_rendered == 0 and report.images_found == 3 * RENDERED_VIEWS
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_run_resumes_to_the_same_dataset(rendered_tree, tmp_path):
+    out = tmp_path / "killed"
+    command = render_command(objects_root(rendered_tree), out, "--synsets", "airplane")
+    command += ["--views", str(RENDERED_VIEWS)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any(out.glob("*/*/latent_*.npy")))
+    workers = children(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    # The worker dies with its parent: nothing renders on behind our back.
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10)
+    finished = len(list(out.glob("*/*/latent_*.npy")))
+    assert finished < 3 * RENDERED_VIEWS, "killed too late to test anything"
+    for latent in out.glob("*/*/latent_*.npy"):  # what has a final name is whole
+        np.load(latent)
+    config = RenderConfig(
+        out=out,
+        objects=objects_root(rendered_tree),
+        synsets="airplane",
+        views=RENDERED_VIEWS,
+        preset="preview",
+        resolution=RENDERED_RESOLUTION,
+        progress=False,
+    )
+    report = render_objects(config, log=lambda message: None)
+    assert report.ok and report.images_found >= finished
+    assert not list(out.glob("*/*/.tmp-*"))
+    assert tree_files(out) == tree_files(rendered_tree, "02691156")
+
+
+def test_a_crashed_worker_fails_only_its_object(rendered_tree, tmp_path):
+    out = tmp_path / "crashed"
+    command = render_command(objects_root(rendered_tree), out, "--synsets", "car")
+    command += ["--views", "40"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any(out.glob("*/*/latent_*.npy")))
+    first = next(out.glob("*/*/latent_*.npy")).parent
+    os.kill(children(process.pid)[0], signal.SIGKILL)
+    summary = process.communicate(timeout=300)[0].decode()
+    assert process.returncode == 1
+    rows = list(csv.DictReader((out / "failures.csv").open()))
+    assert [(r["object"], r["stage"]) for r in rows] == [
+        (f"{first.parent.name}/{first.name}", "crash")
+    ]
+    assert "1 failed" in summary and "worker exited" in rows[0]["reason"]
+    assert len(list(out.glob("*/*/latent_*.npy"))) > 80  # the other two objects rendered
+    manifest = json.loads((out / "iebench.json").read_text())
+    assert manifest["counts"]["complete"] == 2 and manifest["failures"][0]["stage"] == "crash"
+    split_keys = [np.load(split_files(out, split).images) for split in ("train", "val")]
+    assert sum(map(len, split_keys)) == 2
+    assert not any(first.name in key for keys in split_keys for key in keys)
+    rerun = subprocess.run(command, capture_output=True)
+    assert rerun.returncode == 0, rerun.stdout.decode()
+    assert len(list(out.glob("*/*/latent_*.npy"))) == 120
+
+
+def write_obj(directory: Path, obj: str, mtl: str | None = None) -> None:
+    models = directory / "models"
+    models.mkdir(parents=True)
+    (models / "model_normalized.obj").write_text(obj)
+    if mtl is not None:
+        (models / "model_normalized.mtl").write_text(mtl)
+
+
+CUBE = "".join(f"v {x} {y} {z}\n" for x in (0, 0.5) for y in (0, 0.5) for z in (0, 0.5)) + (
+    "f 1 3 4 2\nf 5 6 8 7\nf 1 2 6 5\nf 3 7 8 4\nf 1 5 7 3\nf 2 4 8 6\n"
+)
+
+
+def test_broken_objects_are_recorded_and_the_rest_render(tmp_path):
+    shapenet = make_object_set(tmp_path / "shapenet", 1, seed=0, categories=["mug"])
+    chairs = shapenet / "03001627"
+    write_obj(chairs / "unparsable", "v 0 0 0\nv one two three\nf 1 2 3\n")
+    write_obj(chairs / "empty", "# exported with no geometry\no nothing\n")
+    write_obj(chairs / "no_mtl", "mtllib model_normalized.mtl\nusemtl red\n" + CUBE)
+    write_obj(
+        chairs / "no_texture",
+        "mtllib model_normalized.mtl\nusemtl red\n" + CUBE,
+        "newmtl red\nKd 0.8 0.1 0.1\nmap_Kd ../images/texture0.jpg\n",
+    )
+    (chairs / "no_mesh").mkdir()
+    # A texture that never finishes loading (a FIFO nobody writes): the worker hangs.
+    write_obj(
+        chairs / "hangs",
+        "mtllib model_normalized.mtl\nusemtl red\n" + CUBE,
+        "newmtl red\nKd 0.8 0.1 0.1\nmap_Kd texture.png\n",
+    )
+    os.mkfifo(chairs / "hangs" / "models" / "texture.png")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        render_command(shapenet, out, "--views", "2", "--timeout", "6"), capture_output=True
+    )
+    assert result.returncode == 1
+    rows = {r["object"]: r for r in csv.DictReader((out / "failures.csv").open())}
+    stages = {key.split("/")[-1]: row["stage"] for key, row in rows.items()}
+    assert stages == {
+        "unparsable": "model",
+        "empty": "model",
+        "no_mtl": "model",
+        "no_mesh": "discover",
+        "hangs": "timeout",
+    }
+    assert "bad vertex line" in rows["03001627/unparsable"]["reason"]
+    assert "missing material library" in rows["03001627/no_mtl"]["reason"]
+    manifest = json.loads((out / "iebench.json").read_text())
+    assert len(manifest["failures"]) == 5 and manifest["counts"]["complete"] == 2
+    assert any("missing texture" in w["warning"] for w in manifest["warnings"])
+    assert (out / "03001627" / "no_texture" / "image_1.jpg").is_file()
+    assert len(list((out / "03797390").glob("*/image_*.jpg"))) == 2  # the mug
+    assert "5 failed" in result.stdout.decode()
+
+
+def test_translated_factors_give_ten_value_latents(rendered_tree, tmp_path):
+    out = tmp_path / "translated"
+    result = subprocess.run(
+        render_command(objects_root(rendered_tree), out, "--limit", "1", "--views", "2")
+        + ["--factors", "translated"],
+        capture_output=True,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    (directory,) = object_dirs(out)
+    spec = FactorSpec.translated()
+    for view in range(2):
+        latent = np.load(directory / f"latent_{view}.npy")
+        expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
+        assert latent.shape == (10,) and np.array_equal(latent, expected)
+    assert np.load(split_files(out, "train").latents).shape == (2, 10)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "iebench", "render", *args], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--objects", "/nonexistent/shapenet"], "/nonexistent/shapenet: not a directory"),
+        (["--shard", "2/2"], "--shard '2/2': need 0 <= K < N"),
+        (["--views", "0"], "--views must be >= 1"),
+        (["--synsets", "spaceship"], "unknown ShapeNetCore category 'spaceship'"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    result = run_cli("--out", str(tmp_path / "out"), *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_a_tree_refuses_a_run_with_another_seed(rendered_tree, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(rendered_tree / "iebench.json", out / "iebench.json")
+    result = run_cli(
+        "--objects", str(objects_root(rendered_tree)), "--out", str(out), "--seed", "1", *SMALL
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "this tree was rendered with another seed" in result.stderr
+
+
+def test_import_is_upright_and_centred(tmp_path):
+    """A Y-up OBJ (ShapeNet's convention), tall along Y and off-centre, comes in Z-up with its
+    bounding-box centre at the origin."""
+    from iebench.blender.scene import BlenderScene
+    from iebench.rendering import preset_settings
+    from iebench.scene import STAGE
+
+    corners = [(x, y, z) for x in (1.0, 1.2) for y in (0.0, 0.8) for z in (0.0, 0.4)]
+    obj = "".join(f"v {x} {y} {z}\n" for x, y, z in corners)
+    obj += "f 1 3 4 2\nf 5 6 8 7\nf 1 2 6 5\nf 3 7 8 4\nf 1 5 7 3\nf 2 4 8 6\n"
+    (tmp_path / "tall.obj").write_text(obj)
+    scene = BlenderScene(preset_settings("preview"), STAGE)
+    scene.load_model(tmp_path / "tall.obj")
+    model = scene.model
+    assert tuple(model.dimensions) == pytest.approx((0.2, 0.4, 0.8), abs=1e-6)
+    assert tuple(model.rotation_euler) == (0.0, 0.0, 0.0)
+    corners = np.array([tuple(c) for c in model.bound_box])
+    assert corners.min(axis=0) == pytest.approx(-corners.max(axis=0), abs=1e-6)
+    # ShapeNet's +Y (up) became +Z and its +Z (front) became -Y.
+    vertices = [v.co for v in model.data.vertices]
+    assert tuple(vertices[1] - vertices[0]) == pytest.approx((0.0, -0.4, 0.0), abs=1e-6)
+    assert tuple(vertices[2] - vertices[0]) == pytest.approx((0.0, 0.0, 0.8), abs=1e-6)
+    scene.remove_model()
