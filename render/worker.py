@@ -64,6 +64,16 @@ class Worker:
         self.channel.write(json.dumps(message) + "\n")
         self.channel.flush()
 
+    def blender(self) -> dict:
+        """The Blender version, build and render device, as recorded in the manifest."""
+        import bpy
+
+        return {
+            "blender": bpy.app.version_string,
+            "build": bpy.app.build_hash.decode(),
+            "device": self.scene.device,
+        }
+
     def render_object(self, job: dict) -> None:
         """Render the listed views of one object (the parent skips views already complete)."""
         synset, object_id = job["synset"], job["object_id"]
@@ -122,14 +132,7 @@ def main() -> None:
         channel.write(json.dumps({"event": "fatal", "reason": str(error)}) + "\n")
         channel.flush()
         sys.exit(1)
-    import bpy
-
-    worker.send(
-        event="ready",
-        blender=bpy.app.version_string,
-        build=bpy.app.build_hash.decode(),
-        device=worker.scene.device,
-    )
+    worker.send(event="ready", **worker.blender())
     for line in lines:
         message = json.loads(line)
         if message["op"] == "object":

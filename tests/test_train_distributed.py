@@ -74,9 +74,10 @@ def _worker(rank: int, init_file: str, out: str) -> None:
 
 
 def test_gathered_terms_and_global_batch_norm_equal_one_process(tmp_path):
-    # Forked processes: no new interpreter to start, so this costs about a second.
+    # Spawned, not forked: forking a process whose OpenMP pool is already running (as it is
+    # after earlier tests) can deadlock the child.
     mp.start_processes(
-        _worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, start_method="fork"
+        _worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, start_method="spawn"
     )
     single = gradients(0, 1)
     parts = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]

@@ -102,6 +102,8 @@ def evaluate(
         workers=default_workers() if workers is None else workers,
     )
     results = run_evaluation(encoder, config)
+    if results is None:  # a torchrun process other than 0: it extracted its share
+        return
     write_results(results, out)
     click.echo(format_table(results))
     click.echo(f"results written to {out}")

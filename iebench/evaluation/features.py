@@ -4,6 +4,7 @@ The cache key covers everything the features depend on: the submission file,
 the checkpoint, the dataset (its fingerprint), the resolution and the
 normalisation. Features are written in shards of SHARD_OBJECTS objects, each
 atomically, so an interrupted extraction resumes at the first missing shard.
+Under torchrun each process extracts every world_size-th missing shard.
 
     <cache root>/features-<key>/<split>-<shard>.npy   (objects, views, dim) float32
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
@@ -75,12 +77,16 @@ def cache_key(submission: Submission, fingerprint: str) -> str:
 @dataclass(frozen=True)
 class FeatureCache:
     directory: Path
+    shard_objects: int = SHARD_OBJECTS
 
     def shard_path(self, split: str, shard: int) -> Path:
         return self.directory / f"{split}-{shard:05d}.npy"
 
+    def shard_size(self, shard: int, objects: int) -> int:
+        return min(self.shard_objects, objects - shard * self.shard_objects)
+
     def missing_shards(self, split: str, objects: int) -> list[int]:
-        shards = math.ceil(objects / SHARD_OBJECTS)
+        shards = math.ceil(objects / self.shard_objects)
         return [s for s in range(shards) if not self.shard_path(split, s).is_file()]
 
     def write_shard(self, split: str, shard: int, features: np.ndarray) -> None:
@@ -88,7 +94,7 @@ class FeatureCache:
             np.save(handle, features)
 
     def load(self, split: str, objects: int) -> np.ndarray:
-        shards = math.ceil(objects / SHARD_OBJECTS)
+        shards = math.ceil(objects / self.shard_objects)
         arrays = []
         for shard in range(shards):
             path = self.shard_path(split, shard)
@@ -109,7 +115,7 @@ def open_cache(root: Path, key: str) -> FeatureCache:
         raise IebenchError(
             f"{directory}: cannot create the feature cache ({error.strerror}); pass --cache DIR"
         ) from None
-    return FeatureCache(directory)
+    return FeatureCache(directory, SHARD_OBJECTS)
 
 
 class _Normaliser(torch.nn.Module):
@@ -135,10 +141,20 @@ def extract_features(
     progress: bool,
 ) -> np.ndarray:
     """Every view's features, (objects, views, dim) float32: from the cache, extracting what
-    is missing first (backbone in eval mode, no gradients, batched on ``device``)."""
+    is missing first (backbone in eval mode, no gradients, batched on ``device``).
+
+    In a torch.distributed process group each process extracts a disjoint share of the
+    missing shards; all wait until every shard is written, then each loads them all."""
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed:
+        dist.barrier()  # every process sees the same missing shards
     missing = cache.missing_shards(index.split, index.num_objects)
+    if distributed:
+        missing = missing[dist.get_rank() :: dist.get_world_size()]
     if missing:
         _extract_shards(submission, index, cache, missing, device, batch_size, workers, progress)
+    if distributed:
+        dist.barrier()
     features = cache.load(index.split, index.num_objects)
     expected = (index.num_objects, index.views, submission.metadata.embedding_dim)
     if features.shape != expected:
@@ -164,11 +180,12 @@ def _extract_shards(
     dataset = ViewsDataset(
         index, mode="all", resolution=metadata.resolution, transform=to_uint8_tensor
     )
-    sizes = [_shard_objects(shard, index.num_objects) * views for shard in shards]
+    sizes = [cache.shard_size(shard, index.num_objects) * views for shard in shards]
+    starts = [shard * cache.shard_objects * views for shard in shards]
     items = [
         item
-        for shard, size in zip(shards, sizes, strict=True)
-        for item in range(shard * SHARD_OBJECTS * views, shard * SHARD_OBJECTS * views + size)
+        for start, size in zip(starts, sizes, strict=True)
+        for item in range(start, start + size)
     ]
     loader = DataLoader(
         Subset(dataset, items),
@@ -200,13 +217,9 @@ def _write_checked(
 ) -> None:
     features = rows.reshape(-1, index.views, rows.shape[-1])
     if not np.isfinite(features).all():
-        first = shard * SHARD_OBJECTS
+        first = shard * cache.shard_objects
         raise IebenchError(
             f"{submission.file}: the encoder returned non-finite features on {index.split} "
             f"objects {first}..{first + len(features) - 1}"
         )
     cache.write_shard(index.split, shard, features)
-
-
-def _shard_objects(shard: int, objects: int) -> int:
-    return min(SHARD_OBJECTS, objects - shard * SHARD_OBJECTS)

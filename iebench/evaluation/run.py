@@ -19,6 +19,7 @@ from iebench.evaluation.tasks import SplitData, classification, equivariance, pa
 from iebench.layout import SPLITS
 from iebench.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
 from iebench.submission import Submission, load_submission
+from iebench.training.distributed import start, stop
 from iebench.tree import TreeIndex
 
 PROBE_TASKS = ("classification", "rotation", "colour")
@@ -60,12 +61,15 @@ def _device_name(device: str) -> str:
     return device
 
 
-def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results:
+def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | None:
     """Evaluate a submission (a file path, with ``config.checkpoint``, or a ``Submission``)
     on ``config.data``.
 
     Checks the submission and the dataset before any work; extracts features
     once (cached); trains every probe on the cached features, for every seed.
+    Under torchrun every process extracts a share of the features (``cuda`` meaning
+    its local GPU) and process 0 alone trains the probes and returns the results;
+    the others return None.
     """
     started = time.perf_counter()
     if isinstance(encoder, Submission):
@@ -89,18 +93,26 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results:
     fingerprint = dataset_fingerprint(config.data)
     cache = open_cache(config.cache_root, cache_key(submission, fingerprint))
 
-    data = {}
-    for split in needed:
-        features = extract_features(
-            submission,
-            indices[split],
-            cache,
-            config.device,
-            config.batch_size,
-            config.workers,
-            config.progress,
-        )
-        data[split] = SplitData.build(indices[split], features, config.device)
+    processes = start(config.device)
+    device = str(processes.device)
+    try:
+        features = {
+            split: extract_features(
+                submission,
+                indices[split],
+                cache,
+                device,
+                config.batch_size,
+                config.workers,
+                config.progress and processes.is_main,
+            )
+            for split in needed
+        }
+    finally:
+        stop(processes)
+    if not processes.is_main:
+        return None
+    data = {split: SplitData.build(indices[split], features[split], device) for split in needed}
     extracted = time.perf_counter()
 
     scores = _run_tasks(submission, config, tasks, data)

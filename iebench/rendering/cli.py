@@ -39,6 +39,14 @@ FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's
 @click.option("--threads", type=int, default=0, help="Threads per worker (0: cores / workers).")
 @click.option("--shard", help="Render only shard K of N (K/N, K from 0), e.g. for job arrays.")
 @click.option(
+    "--ray",
+    is_flag=False,
+    flag_value="local",
+    metavar="[ADDRESS]",
+    help="Render on --workers Ray actors (extra `distributed`): on the cluster at ADDRESS "
+    "(e.g. auto, head:6379), or alone: on a local Ray instance.",
+)
+@click.option(
     "--split-from",
     type=click.Path(path_type=Path),
     help="Directory with official split files to reuse (default: seeded 80/20 per class).",

@@ -52,6 +52,7 @@ class RenderConfig:
     timeout: float = 600.0  # seconds an object may go without progress (loading or one view)
     max_faces: int = MAX_FACES
     shard: tuple[int, int] | None = None
+    ray: str | None = None  # a Ray cluster address, or "local"; None: the local pool
     split_from: Path | None = None
     val_fraction: float = 0.2
     progress: bool = True
@@ -89,6 +90,8 @@ class RenderConfig:
             raise IebenchError(f"--threads must be >= 0, got {self.threads}")
         if not self.timeout > 0:
             raise IebenchError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.ray is not None and not self.ray.strip():
+            raise IebenchError("--ray: empty address (give none for a local Ray instance)")
         if self.device not in DEVICES:
             raise IebenchError(f"--device {self.device!r}: choose from {', '.join(DEVICES)}")
         if not 0 <= self.val_fraction < 1:

@@ -48,6 +48,21 @@ class ObjectResult:
     rendered: int = 0  # views written
 
 
+def record(result: ObjectResult, message: dict, on_view: Callable[[ObjectJob], None]) -> bool:
+    """Apply a worker's "view" or "done" message to its object's result; whether it is done."""
+    if message["event"] == "view":
+        result.rendered += 1
+        on_view(result.job)
+        return False
+    if message["event"] != "done":
+        return False
+    result.ok = message["ok"]
+    result.stage = message["stage"]
+    result.reason = message["reason"]
+    result.warnings = message["warnings"]
+    return True
+
+
 class _Worker:
     def __init__(self, init: dict) -> None:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
@@ -75,7 +90,7 @@ class _Worker:
         self.last_activity = time.monotonic()
         # If it just died, the run loop reads its end of output and fails this job.
         with contextlib.suppress(OSError):
-            self.send({"op": "object", **_job_message(job)})
+            self.send({"op": "object", **job_message(job)})
 
     def fileno(self) -> int:
         return self.process.stdout.fileno()
@@ -115,7 +130,7 @@ class _Worker:
         self.process.stdout.close()
 
 
-def _job_message(job: ObjectJob) -> dict:
+def job_message(job: ObjectJob) -> dict:
     return {
         "synset": job.synset,
         "object_id": job.object_id,
@@ -205,14 +220,7 @@ class WorkerPool:
             if event == "ready":
                 worker.ready = True
                 self.blender = {k: message[k] for k in ("blender", "build", "device")}
-            elif event == "view":
-                result.rendered += 1
-                self.on_view(result.job)
-            elif event == "done":
-                result.ok = message["ok"]
-                result.stage = message["stage"]
-                result.reason = message["reason"]
-                result.warnings = message["warnings"]
+            elif record(result, message, self.on_view):
                 worker.result = None
                 worker.objects += 1
                 return result

@@ -1,5 +1,5 @@
 """Named render settings: `reference` (the published ones), `default` (faster, measured) and
-`preview` (tiny, for tests and demos). `benchmarks/render_quality.py` measures them."""
+`preview` (tiny, for tests and demos). `benchmarks/render.py` measures them."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ PRESETS: dict[str, RenderSettings] = {
     "reference": RenderSettings(),
     # 12 samples, no adaptive sampling (it does nothing this low), OIDN at high quality with
     # a fast prefilter of its albedo and normal passes: about 7x faster than reference, -0.7 dB
-    # PSNR on built-in objects (benchmarks/render_quality.py; README "Rendering").
+    # PSNR on built-in objects (benchmarks/render.py; README "Rendering").
     "default": RenderSettings(
         samples=12,
         adaptive_threshold=None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -28,6 +29,9 @@ from iebench.rendering.views import remove_temp_files, view_complete
 from iebench.scene import STAGE
 from iebench.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.splits import read_split_keys, seeded_split, split_like, write_split_files
+
+if TYPE_CHECKING:
+    from iebench.rendering.ray_pool import RayPool
 
 Log = Callable[[str], None]
 
@@ -199,13 +203,7 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
         disable=not config.progress,
         dynamic_ncols=True,
     )
-    pool = WorkerPool(
-        _worker_init(config),
-        config.workers,
-        config.timeout,
-        config.recycle_after,
-        on_view=lambda job: bar.update(1),
-    )
+    pool = _pool(config, on_view=lambda job: bar.update(1))
     warnings: list[dict] = []
     rendered = 0
     try:
@@ -242,6 +240,22 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
     )
     write_json_atomic(report.manifest, _manifest(config, report, _blender_version(pool.blender)))
     return report
+
+
+def _pool(config: RenderConfig, on_view: Callable[[ObjectJob], None]) -> WorkerPool | RayPool:
+    """The local pool of worker processes, or with ``config.ray`` its Ray counterpart."""
+    options = {
+        "init": _worker_init(config),
+        "workers": config.workers,
+        "timeout": config.timeout,
+        "recycle_after": config.recycle_after,
+        "on_view": on_view,
+    }
+    if config.ray is None:
+        return WorkerPool(**options)
+    from iebench.rendering.ray_pool import RayPool  # Ray is an optional extra
+
+    return RayPool(**options, address=config.ray, cpus_per_worker=config.threads or 1)
 
 
 def _worker_init(config: RenderConfig) -> dict:

@@ -1,11 +1,12 @@
-"""Render presets (and candidate settings) against `reference`: seconds per image and image
-quality (PSNR, SSIM) of the stored JPEGs against a high-sample render of the same views.
+"""Render speed and quality: images/s and PSNR/SSIM of the stored JPEGs against a high-sample
+render of the same views, for the presets, the default's sample-count curve, a few alternative
+settings, and a naive pipeline that rebuilds the Blender scene for every view.
 
-    python benchmarks/render_quality.py --views 6 --resolution 256 --truth-samples 1024
+    python benchmarks/render.py --views 6 --resolution 256 --truth-samples 2048
 
 Views are fixed: view 0 of the first object of each of the first N built-in categories.
-All settings render every view in turn (interleaved), so that a changing machine load
-weighs on each alike. Ground-truth renders are cached under --out.
+All settings render every view in turn (interleaved), so that a changing machine load weighs
+on each alike. Ground-truth renders are cached under --out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import argparse
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -32,6 +35,10 @@ from iebench.scene import STAGE, describe_view
 from iebench.shapenet import discover
 
 SEED = 0
+# The naive pipelines: default settings, but a fresh scene and model load for every view,
+# in the same process or (adding the measured `import bpy`) in a fresh process per view.
+NAIVE = "naive (scene per view)"
+NAIVE_PROCESS = "naive (process per view)"
 
 
 def candidates(resolution: int) -> dict[str, RenderSettings]:
@@ -39,17 +46,16 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
     alternatives tried for it (the last rows)."""
     presets = {name: replace(settings, resolution=resolution) for name, settings in PRESETS.items()}
     default = presets["default"]
-    curve = {f"default-{n}spp": replace(default, samples=n) for n in (8, 16, 24, 32)}
+    curve = {f"default-{n}spp": replace(default, samples=n) for n in (4, 8, 16, 24, 32)}
     fast = replace(default, samples=16, denoiser_quality="FAST", denoiser_prefilter="NONE")
     return (
         presets
         | curve
         | {
             "16spp-oidn-fast-noprefilter": fast,
-            "32spp-oidn-fast-noprefilter": replace(fast, samples=32),
+            "default-bluenoise": replace(default, sampling_pattern="BLUE_NOISE"),
             "default-lighttree": replace(default, light_tree=True),
             "default-bounces2": replace(default, diffuse_bounces=2, max_bounces=2),
-            "default-bounces1": replace(default, diffuse_bounces=1, max_bounces=1),
         }
     )
 
@@ -82,21 +88,29 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def bpy_import_seconds() -> float:
+    """What a fresh process per view would add on top of the naive pipeline: importing bpy."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import bpy"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--views", type=int, default=6)
     parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--truth-samples", type=int, default=1024)
+    parser.add_argument("--truth-samples", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
     parser.add_argument("--only", nargs="*", help="settings to measure (default: all)")
     parser.add_argument(
-        "--out", type=Path, default=Path(tempfile.gettempdir()) / "iebench-render-quality"
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "iebench-render-bench"
     )
     args = parser.parse_args()
 
     settings = candidates(args.resolution)
     if args.only:
-        settings = {name: settings[name] for name in ["reference", *args.only] if name in settings}
+        keep = ["reference", "default", *args.only]
+        settings = {name: settings[name] for name in keep if name in settings}
     truth = RenderSettings(
         resolution=args.resolution, samples=args.truth_samples, adaptive_threshold=None
     )
@@ -104,17 +118,28 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     found = discover(builtin_objects(per_class=1)).objects[: args.views]
     spec = FactorSpec.published()
-    scene = BlenderScene(truth, STAGE, threads=args.threads)
-    seconds = {name: [] for name in settings}
-    quality = {name: [] for name in settings}
+    names = [*settings, NAIVE]
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    quality: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     scratch = args.out / "scratch.png"
+
+    def measure(name: str, scene: BlenderScene, setting: RenderSettings, extra: float) -> None:
+        scene.configure(setting, threads=args.threads)
+        started = time.perf_counter()
+        scene.render_view(description, seed, scratch)
+        pixels = jpeg_pixels(scratch, setting.jpeg_quality)
+        seconds[name].append(time.perf_counter() - started + extra)
+        quality[name].append((psnr(pixels, target), ssim(pixels, target)))
+
     for item in found:
         latent = sample_view(spec, SEED, item.synset, item.object_id, 0)
         description = describe_view(latent, spec)
         seed = render_seed(SEED, item.synset, item.object_id, 0)
+        # The naive pipeline builds its own scene; the other settings then reuse it.
         started = time.perf_counter()
+        scene = BlenderScene(settings["default"], STAGE, threads=args.threads)
         scene.load_model(item.mesh)
-        load = time.perf_counter() - started
+        setup = time.perf_counter() - started
         truth_png = args.out / f"truth-{truth_key}-{item.synset}-{item.object_id}.png"
         if not truth_png.is_file():
             scene.configure(truth, threads=args.threads)
@@ -123,16 +148,16 @@ def main() -> None:
             print(f"truth {item.key}: {time.perf_counter() - started:.1f} s", flush=True)
         with Image.open(truth_png) as image:
             target = np.asarray(image.convert("RGB"), dtype=np.float64)
+        measure(NAIVE, scene, settings["default"], setup)
         for name, setting in settings.items():
-            scene.configure(setting, threads=args.threads)
-            started = time.perf_counter()
-            scene.render_view(description, seed, scratch)
-            pixels = jpeg_pixels(scratch, setting.jpeg_quality)
             # Each view pays a share of its object's mesh loading, as in a 50-view run.
-            seconds[name].append(time.perf_counter() - started + load / 50)
-            quality[name].append((psnr(pixels, target), ssim(pixels, target)))
+            measure(name, scene, setting, setup / 50)
         print(f"{item.key}: done", flush=True)
     scratch.unlink(missing_ok=True)
+    startup = bpy_import_seconds()
+    names.append(NAIVE_PROCESS)
+    seconds[NAIVE_PROCESS] = [s + startup for s in seconds[NAIVE]]
+    quality[NAIVE_PROCESS] = quality[NAIVE]
 
     reference = np.mean(seconds["reference"])
     reference_psnr = np.mean([q[0] for q in quality["reference"]])
@@ -140,15 +165,22 @@ def main() -> None:
         f"\n{len(found)} views of built-in objects, {args.resolution} px, "
         f"truth = {args.truth_samples} samples + OIDN; JPEG quality 95\n"
     )
-    print(f"{'setting':<28}{'s/image':>9}{'x ref':>8}{'PSNR dB':>9}{'d PSNR':>8}{'SSIM':>8}")
-    for name in settings:
+    header = f"{'setting':<28}{'s/image':>9}{'images/s':>10}{'x ref':>8}{'PSNR dB':>9}"
+    print(header + f"{'d PSNR':>8}{'SSIM':>8}")
+    for name in names:
         time_per_image = np.mean(seconds[name])
         mean_psnr = np.mean([q[0] for q in quality[name]])
         mean_ssim = np.mean([q[1] for q in quality[name]])
         print(
-            f"{name:<28}{time_per_image:>9.3f}{reference / time_per_image:>8.2f}"
-            f"{mean_psnr:>9.2f}{mean_psnr - reference_psnr:>8.2f}{mean_ssim:>8.4f}"
+            f"{name:<28}{time_per_image:>9.3f}{1 / time_per_image:>10.2f}"
+            f"{reference / time_per_image:>8.2f}{mean_psnr:>9.2f}"
+            f"{mean_psnr - reference_psnr:>8.2f}{mean_ssim:>8.4f}"
         )
+    default = np.mean(seconds["default"])
+    for naive in (NAIVE, NAIVE_PROCESS):
+        ratio = np.mean(seconds[naive]) / default
+        print(f"default vs {naive} (same settings): {ratio:.2f}x the throughput")
+    print(f"importing bpy (a fresh process) takes {startup:.2f} s")
 
 
 if __name__ == "__main__":
