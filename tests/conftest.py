@@ -46,10 +46,11 @@ def rendered_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config.out
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Run a test on one torch thread: tiny models are fastest so, and two threads spin on a
-    shared, busy machine (20x slower steps measured here). Restores the count afterwards."""
+    """Every test runs on one torch thread: tiny models are fastest so (on a shared 2-core machine a
+    second thread only spins: 20x slower steps measured), and in-process runs then compute bit for
+    bit what subprocess runs with OMP_NUM_THREADS=1 compute. Restores the count afterwards."""
     import torch
 
     threads = torch.get_num_threads()

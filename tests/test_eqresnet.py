@@ -7,15 +7,6 @@ from iebench.models.backbones import BACKBONES, build_backbone
 from iebench.models.eqresnet import GROUP_ORDER, EqResNet, GroupConv, LiftingConv, eqresnet18
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small convolutions on a shared 2-core machine: a second thread only adds contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def rotate(x: torch.Tensor, times: int = 1) -> torch.Tensor:
     return torch.rot90(x, times, (-2, -1))
 

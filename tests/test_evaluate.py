@@ -27,8 +27,6 @@ from iebench.models.resnet import resnet18
 from iebench.results import read_results, validate, write_results
 from iebench.submission import EncoderMetadata, Submission, load_submission
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 ENCODER = """\
 import torch
 from torch import nn

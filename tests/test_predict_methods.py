@@ -17,15 +17,6 @@ from iebench.ssl_transforms import get_transform
 from iebench.submission import load_submission
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: a second thread only adds contention (60x slower).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def spec(weights: dict[str, float], embed_dim: int = 32, seed: int = 0, **options) -> MethodSpec:
     return MethodSpec(
         embed_dim=embed_dim,

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -28,15 +27,6 @@ TINY = {
     "probe_epochs": 3,
     "device": "cpu",
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: a second thread only adds contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def cifar_batch(count: int, seed: int, label_key: bytes, classes: int) -> bytes:

@@ -12,8 +12,6 @@ from iebench.errors import IebenchError
 from iebench.models.resnet import resnet18
 from iebench.submission import EncoderMetadata, Predictor, Submission, load_submission
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_encoder.py"
 
 HEADER = """\
