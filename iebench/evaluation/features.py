@@ -4,7 +4,7 @@ The cache key covers everything the features depend on: the submission file,
 the checkpoint, the dataset (its fingerprint), the resolution and the
 normalisation. Features are written in shards of SHARD_OBJECTS objects, each
 atomically, so an interrupted extraction resumes at the first missing shard.
-Under torchrun each process extracts every world_size-th missing shard.
+Under torchrun process r extracts the missing shards s with s mod world_size == r.
 
     <cache root>/features-<key>/<split>-<shard>.npy   (objects, views, dim) float32
 """
@@ -146,11 +146,12 @@ def extract_features(
     In a torch.distributed process group each process extracts a disjoint share of the
     missing shards; all wait until every shard is written, then each loads them all."""
     distributed = dist.is_available() and dist.is_initialized()
-    if distributed:
-        dist.barrier()  # every process sees the same missing shards
     missing = cache.missing_shards(index.split, index.num_objects)
     if distributed:
-        missing = missing[dist.get_rank() :: dist.get_world_size()]
+        # Shard s belongs to process s mod world: only its owner ever writes it, so what one
+        # process sees missing cannot change under another's writes.
+        rank, world = dist.get_rank(), dist.get_world_size()
+        missing = [shard for shard in missing if shard % world == rank]
     if missing:
         _extract_shards(submission, index, cache, missing, device, batch_size, workers, progress)
     if distributed:
