@@ -5,6 +5,7 @@ from __future__ import annotations
 import colorsys
 import csv
 import json
+import math
 import os
 import shutil
 import signal
@@ -350,3 +351,62 @@ def test_import_is_upright_and_centred(tmp_path):
     assert tuple(vertices[1] - vertices[0]) == pytest.approx((0.0, -0.4, 0.0), abs=1e-6)
     assert tuple(vertices[2] - vertices[0]) == pytest.approx((0.0, 0.0, 0.8), abs=1e-6)
     scene.remove_model()
+
+
+def _projected(points: np.ndarray, resolution: int) -> np.ndarray:
+    """Pixel (column, row) of world points through the stage's pinhole camera."""
+    from iebench.factors import euler_to_matrix
+    from iebench.scene import STAGE
+
+    axes = euler_to_matrix(np.array(STAGE.camera_rotation))  # columns: right, up, backwards
+    camera = (points - np.array(STAGE.camera_location)) @ axes
+    scale = math.tan(STAGE.camera_fov / 2)
+    x, y = camera[:, 0] / -camera[:, 2] / scale, camera[:, 1] / -camera[:, 2] / scale
+    return np.stack([(x + 1) / 2 * resolution, (1 - y) / 2 * resolution], axis=1)
+
+
+@pytest.mark.parametrize("angles", [(0.0, 0.0, 0.0), (0.0, 0.0, 1.2), (1.3, -0.7, 0.4)])
+def test_the_rendered_pose_is_the_latent_rotation(tmp_path, angles):
+    """A thin bar along a generic direction d, rendered with and without it (spot off, so
+    no shadow): the pixels it covers lie along the projection of R d, R from the latent."""
+    import trimesh
+
+    from iebench.blender.scene import BlenderScene
+    from iebench.factors import euler_to_matrix
+    from iebench.rendering import preset_settings
+    from iebench.scene import STAGE, describe_view
+
+    resolution = 96
+    direction = np.array([1.0, 0.4, 0.7]) / np.linalg.norm([1.0, 0.4, 0.7])  # Blender frame
+    obj_direction = direction[[0, 2, 1]] * [1, 1, -1]  # OBJ is Y-up: (x, z, -y)
+    bar = trimesh.creation.box((1.0, 0.06, 0.06))
+    bar.apply_transform(trimesh.geometry.align_vectors([1, 0, 0], obj_direction))
+    bar.export(tmp_path / "bar.obj")
+    settings = preset_settings("preview", resolution=resolution)
+    scene = BlenderScene(settings, STAGE)
+    scene.load_model(tmp_path / "bar.obj")
+    scene.spot.data.energy = 0.0
+    latent = np.array([*angles, 0.3, 1.0, 1.0, 0.6])
+    description = describe_view(latent, FactorSpec())
+    scene.render_view(description, 0, tmp_path / "with.png")
+    scene.model.hide_render = True
+    scene.render_view(description, 0, tmp_path / "without.png")
+    scene.model.hide_render = False
+    scene.remove_model()
+
+    images = [
+        np.asarray(Image.open(tmp_path / f"{n}.png"), np.float64) for n in ("with", "without")
+    ]
+    rows, cols = np.nonzero(np.abs(images[0] - images[1]).max(axis=2) > 20)
+    pixels = np.stack([cols + 0.5, rows + 0.5], axis=1)
+    ends = _projected(
+        np.outer([-0.5, 0.5], euler_to_matrix(np.array(angles)) @ direction), resolution
+    )
+    along = (ends[1] - ends[0]) / np.linalg.norm(ends[1] - ends[0])
+    offsets = pixels - ends.mean(axis=0)
+    across = np.abs(offsets @ np.array([-along[1], along[0]]))
+    assert len(pixels) > 30
+    assert np.percentile(across, 95) < 3.0  # every covered pixel is on the projected bar
+    span, length = offsets @ along, np.linalg.norm(ends[1] - ends[0])
+    # Within the bar's thickness (about 2 px) and its faint, antialiased ends.
+    assert abs(span.max() - span.min() - length) < 0.15 * length + 3
