@@ -10,6 +10,7 @@ from iebench.errors import IebenchError
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
 from iebench.evaluation.run import evaluate as run_evaluation
 from iebench.results import TASKS, format_table, write_results
+from iebench.training.distributed import end_torchrun_worker
 
 
 def _tasks(value: str | None) -> tuple[str, ...] | None:
@@ -102,8 +103,8 @@ def evaluate(
         workers=default_workers() if workers is None else workers,
     )
     results = run_evaluation(encoder, config)
-    if results is None:  # a torchrun process other than 0: it extracted its share
-        return
-    write_results(results, out)
-    click.echo(format_table(results))
-    click.echo(f"results written to {out}")
+    if results is not None:  # None: a torchrun process other than 0, which extracted its share
+        write_results(results, out)
+        click.echo(format_table(results))
+        click.echo(f"results written to {out}")
+    end_torchrun_worker()

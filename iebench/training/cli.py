@@ -72,6 +72,7 @@ def train_command(method: str, data: Path, out: Path, resume: bool, **options) -
 
     Defaults are the paper's. For DDP: torchrun --nproc-per-node N -m iebench train ...
     """
+    from iebench.training.distributed import end_torchrun_worker
     from iebench.training.loop import train
 
     config = TrainConfig(
@@ -106,3 +107,4 @@ def train_command(method: str, data: Path, out: Path, resume: bool, **options) -
     if result.main and result.history:
         last = result.history[-1]
         click.echo(f"{result.run}: {last['epoch']} epochs, final loss {last['loss']:.4f}")
+    end_torchrun_worker()
