@@ -45,9 +45,14 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     return torch.device(device)
 
 
+def torchrun_world_size() -> int:
+    """How many processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def start(device: str) -> Processes:
     """This process's place: a process group is joined when torchrun set WORLD_SIZE > 1."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = torchrun_world_size()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank)
     if world_size == 1 and not dist.is_initialized():
@@ -72,7 +77,7 @@ def end_torchrun_worker() -> None:
     finished ("terminate called without an active exception"; 1 run in 25 here), and
     torchrun reports the whole run failed. Everything is written by then, so skipping the
     interpreter's teardown loses nothing."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if torchrun_world_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
