@@ -50,6 +50,7 @@ from iebench.rendering import RenderConfig, render_objects
 from iebench.results import Results, read_results, write_results
 from iebench.submission import EncoderMetadata, Submission
 from iebench.training import TrainConfig, build_model
+from iebench.training.export import load_encoder, load_predictor
 from iebench.training.loop import PairInputs
 from iebench.transforms import to_uint8_tensor
 from iebench.tree import TreeIndex
@@ -158,9 +159,11 @@ def constant_floor(tree: Path) -> float:
 def predictor_errors(run: Path, tree: Path, epochs: int = 4) -> tuple[float, float, float]:
     """Does SIE's predictor use the rotation? MSE(prediction, e_j) on validation pairs with
     the pair's own rotation, with another pair's, and of e_i itself (no predictor)."""
+    # The exported weights and heads, loaded as `iebench evaluate` loads them.
     config = TrainConfig.load(run / "config.json")
-    model = build_model(config).eval()
-    model.load_state_dict(torch.load(run / "checkpoint.pth", weights_only=True)["model"])
+    weights = run / "final.pth"
+    backbone = load_encoder(weights, config.width, config.layers, config.backbone).eval()
+    predictor = load_predictor(weights, config.method)
     pairs = PairsDataset(
         tree, "val", resolution=config.resolution, transform=to_uint8_tensor, seed=0
     )
@@ -170,10 +173,10 @@ def predictor_errors(run: Path, tree: Path, epochs: int = 4) -> tuple[float, flo
         pairs.set_epoch(epoch)
         for pair in torch.utils.data.DataLoader(pairs, batch_size=64):
             batch = inputs(pair)
-            e_i = model.embed_equivariant(model.backbone(batch.first))
-            e_j = model.embed_equivariant(model.backbone(batch.second))
-            own = model.predictor(e_i, batch.action)
-            other = model.predictor(e_i, batch.action.roll(1, 0))
+            e_i = predictor.project(backbone(batch.first))
+            e_j = predictor.project(backbone(batch.second))
+            own = predictor.predict(e_i, batch.action)
+            other = predictor.predict(e_i, batch.action.roll(1, 0))
             errors = [torch.nn.functional.mse_loss(x, e_j).item() for x in (own, other, e_i)]
             sums += np.array(errors) * len(e_i)
             count += len(e_i)
