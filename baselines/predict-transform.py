@@ -6,7 +6,7 @@ ResNet width 64, blocks (2, 2, 2, 2), 256 px. Evaluate with
     iebench evaluate baselines/predict-transform.py --checkpoint RUN/final.pth
 """
 
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 from iebench.training.export import load_encoder
 
 METADATA = EncoderMetadata(

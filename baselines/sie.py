@@ -8,7 +8,7 @@ ResNet width 64, blocks (2, 2, 2, 2), 256 px. Evaluate with
 The projector and predictor come from RUN/heads.pth, beside the checkpoint.
 """
 
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 from iebench.training.export import load_encoder, load_predictor
 
 METADATA = EncoderMetadata(

@@ -25,15 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from iebench.dataset import PairsDataset, ViewsDataset
+from iebench.data.dataset import PairsDataset, ViewsDataset
+from iebench.data.preprocess import Normalize
+from iebench.data.tree import TreeIndex
 from iebench.evaluation import PROTOCOLS, EvalConfig, ProbeSettings, evaluate
 from iebench.evaluation.probes import HIDDEN, generator, make_probe
-from iebench.layout import split_files
+from iebench.evaluation.submission import EncoderMetadata, Submission
 from iebench.models.resnet import resnet18
-from iebench.submission import EncoderMetadata, Submission
-from iebench.taxonomy import NUM_CLASSES
-from iebench.transforms import Normalize
-from iebench.tree import TreeIndex
+from iebench.spec.layout import split_files
+from iebench.spec.taxonomy import NUM_CLASSES
 
 REFERENCE_EPOCHS = 300
 PUBLISHED_VIEWS = 50

@@ -22,12 +22,12 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from iebench.dataset import PairsDataset
-from iebench.factors import relative_quaternion
-from iebench.layout import split_files
-from iebench.pack import pack_split
-from iebench.transforms import MEAN, STD, to_uint8_tensor
-from iebench.tree import TreeIndex
+from iebench.data.dataset import PairsDataset
+from iebench.data.pack import pack_split
+from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
+from iebench.data.tree import TreeIndex
+from iebench.spec.factors import relative_quaternion
+from iebench.spec.layout import split_files
 
 
 class StraightforwardPairs(Dataset):

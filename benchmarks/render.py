@@ -26,13 +26,13 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from iebench.blender.scene import BlenderScene
-from iebench.factors import FactorSpec, sample_view
 from iebench.objects import builtin_objects
+from iebench.objects.shapenet import discover
+from iebench.render.scene import BlenderScene
 from iebench.rendering.presets import PRESETS, RenderSettings
+from iebench.rendering.scene import STAGE, describe_view
 from iebench.rendering.views import render_seed
-from iebench.scene import STAGE, describe_view
-from iebench.shapenet import discover
+from iebench.spec.factors import FactorSpec, sample_view
 
 SEED = 0
 # The naive pipelines: default settings, but a fresh scene and model load for every view,

@@ -40,20 +40,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iebench.dataset import PairsDataset
+from iebench.data.dataset import PairsDataset
+from iebench.data.preprocess import to_uint8_tensor
+from iebench.data.tree import TreeIndex
 from iebench.evaluation import EvalConfig, evaluate
-from iebench.factors import ROTATION, relative_quaternion
-from iebench.metrics import r2_score
+from iebench.evaluation.metrics import r2_score
+from iebench.evaluation.submission import EncoderMetadata, Submission
 from iebench.objects import builtin_objects
 from iebench.objects.objectset import cache_dir
 from iebench.rendering import RenderConfig, render_objects
-from iebench.results import Results, read_results, write_results
-from iebench.submission import EncoderMetadata, Submission
+from iebench.spec.factors import ROTATION, relative_quaternion
+from iebench.spec.results import Results, read_results, write_results
 from iebench.training import TrainConfig, build_model
 from iebench.training.export import load_encoder, load_predictor
 from iebench.training.loop import PairInputs
-from iebench.transforms import to_uint8_tensor
-from iebench.tree import TreeIndex
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from iebench.evaluation.submission import EncoderMetadata
 from iebench.models.resnet import load_backbone_weights, resnet18
-from iebench.submission import EncoderMetadata
 
 # What the harness needs to know. Images reach the encoder resized to
 # `resolution` and normalised with `mean` / `std` (defaults: the published values).

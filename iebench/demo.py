@@ -20,10 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import click
-
-from iebench.errors import IebenchError
-from iebench.io import write_json_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_json_atomic
 
 DEMO_DATASET_NAME = "built-in objects (demo render)"
 RENDER_PRESET = "preview"
@@ -81,7 +79,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     from iebench.leaderboard import build, show, submit
     from iebench.objects import make_object_set
     from iebench.rendering import RenderConfig, render_objects
-    from iebench.results import write_results
+    from iebench.spec.results import write_results
     from iebench.training.config import TrainConfig
     from iebench.training.loop import train
 
@@ -160,29 +158,3 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
         table=show(board),
         seconds=time.perf_counter() - started,
     )
-
-
-@click.command("demo")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("demo"),
-    show_default=True,
-)
-@click.option("--per-class", type=int, default=DemoConfig.per_class, show_default=True)
-@click.option("--views", type=int, default=DemoConfig.views, show_default=True)
-@click.option("--epochs", type=int, default=DemoConfig.epochs, show_default=True)
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def demo(out: Path, per_class: int, views: int, epochs: int, quiet: bool) -> None:
-    """Render, train SIE and VICReg, evaluate and publish, on the built-in objects."""
-    config = DemoConfig(
-        out=out, per_class=per_class, views=views, epochs=epochs, progress=not quiet
-    )
-    report = run_demo(config, say=click.echo)
-    click.echo("")
-    click.echo(report.table, nl=False)
-    click.echo("")
-    click.echo(f"page: {report.page}")
-    click.echo(f"trade-off plot: {report.plot}")
-    click.echo(f"results: {', '.join(str(p) for p in report.results.values())}")
-    click.echo(f"demo finished in {report.seconds / 60:.1f} min")

@@ -11,7 +11,7 @@ import numpy as np
 from mathutils import Matrix
 
 from iebench.rendering.presets import RenderSettings
-from iebench.scene import SceneDescription, Stage
+from iebench.rendering.scene import SceneDescription, Stage
 
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 

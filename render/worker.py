@@ -1,4 +1,4 @@
-"""A long-lived render worker: `python -m iebench.blender.worker`, driven by
+"""A long-lived render worker: `python -m iebench.render.worker`, driven by
 `iebench.rendering.pool` over JSON lines.
 
 stdin (one JSON object a line):
@@ -27,14 +27,14 @@ from typing import TextIO
 
 from PIL import Image
 
-from iebench.factors import FactorSpec, sample_view
-from iebench.io import TEMP_PREFIX, atomic_path
-from iebench.layout import image_path, latent_path, object_dir
+from iebench.core.io import TEMP_PREFIX, atomic_path
 from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.pool import PARENT_PID_ENV
 from iebench.rendering.presets import RenderSettings
+from iebench.rendering.scene import Stage, describe_view
 from iebench.rendering.views import render_seed, write_latent
-from iebench.scene import Stage, describe_view
+from iebench.spec.factors import FactorSpec, sample_view
+from iebench.spec.layout import image_path, latent_path, object_dir
 
 
 def _die_with_parent() -> None:
@@ -49,7 +49,7 @@ def _die_with_parent() -> None:
 
 class Worker:
     def __init__(self, init: dict, channel: TextIO) -> None:
-        from iebench.blender.scene import BlenderScene
+        from iebench.render.scene import BlenderScene
 
         self.channel = channel
         self.settings = RenderSettings.from_dict(init["settings"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from iebench.factors import FactorSpec, sample_object
-from iebench.layout import image_path, latent_path, object_key, split_files
-from iebench.taxonomy import label_of
+from iebench.spec.factors import FactorSpec, sample_object
+from iebench.spec.layout import image_path, latent_path, object_key, split_files
+from iebench.spec.taxonomy import label_of
 
 # synset -> object ids, per split
 SPLIT_OBJECTS = {

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from iebench.results import Results, Score, write_results
+from iebench.spec.results import Results, Score, write_results
 
 REPO_BOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 FINGERPRINT = "ab" * 32

@@ -12,13 +12,13 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 from torch.utils.data import DataLoader
 
-from iebench.dataset import EpochSampler, PairsDataset, TreeIndex, ViewsDataset
-from iebench.errors import IebenchError
-from iebench.factors import FactorSpec, sample_object
-from iebench.imageio import read_image
-from iebench.layout import split_files
-from iebench.taxonomy import label_of
-from iebench.transforms import MEAN, STD, Normalize, ReferenceTransform, resized_size
+from iebench.core.errors import IebenchError
+from iebench.data.dataset import EpochSampler, PairsDataset, TreeIndex, ViewsDataset
+from iebench.data.imageio import read_image
+from iebench.data.preprocess import MEAN, STD, Normalize, ReferenceTransform, resized_size
+from iebench.spec.factors import FactorSpec, sample_object
+from iebench.spec.layout import split_files
+from iebench.spec.taxonomy import label_of
 
 VIEWS = 5
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.models.backbones import BACKBONES, build_backbone
 from iebench.models.eqresnet import GROUP_ORDER, EqResNet, GroupConv, LiftingConv, eqresnet18
 

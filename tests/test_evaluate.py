@@ -13,25 +13,25 @@ from click.testing import CliRunner
 
 import iebench
 from iebench.cli import cli
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.evaluation import features as features_module
 from iebench.evaluation.config import EvalConfig
+from iebench.evaluation.submission import EncoderMetadata, Submission, load_submission
 from iebench.evaluation.tasks import (
     SplitData,
     equivariance,
     random_pairs,
     relative_quaternions,
 )
-from iebench.factors import relative_quaternion
 from iebench.models.resnet import resnet18
-from iebench.results import read_results, validate, write_results
-from iebench.submission import EncoderMetadata, Submission, load_submission
+from iebench.spec.factors import relative_quaternion
+from iebench.spec.results import read_results, validate, write_results
 
 ENCODER = """\
 import torch
 from torch import nn
 from iebench.models.resnet import load_backbone_weights, resnet18
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 
 METADATA = EncoderMetadata(
     name="tiny", embedding_dim=32, resolution=32, invariant_dims=(0, 16), equivariant_dims=(16, 32)
@@ -239,7 +239,7 @@ def test_python_api_and_sharded_resumable_cache(rendered_tree, tmp_path, monkeyp
 def test_equivariance_task_with_an_exact_predictor(rendered_tree):
     """Features = the absolute rotation quaternion; a predictor composing it with R_0^-1 R_v
     recovers view v exactly: MRR 1 and PRE 0 (checks the rotation conventions)."""
-    from iebench.tree import TreeIndex
+    from iebench.data.tree import TreeIndex
 
     index = TreeIndex.load(rendered_tree, "val")
     data = SplitData.build(index, np.zeros((index.num_objects, index.views, 4), np.float32), "cpu")
@@ -262,7 +262,7 @@ def test_equivariance_task_with_an_exact_predictor(rendered_tree):
 def test_relative_quaternions_match_scipy_composition():
     rng = np.random.default_rng(0)
     euler = rng.uniform(-np.pi, np.pi, size=(100, 2, 3))
-    from iebench.factors import euler_to_quaternion
+    from iebench.spec.factors import euler_to_quaternion
 
     quats = torch.from_numpy(euler_to_quaternion(euler))
     ours = relative_quaternions(quats[:, 0], quats[:, 1]).numpy()

@@ -17,7 +17,7 @@ from torch import nn
 
 import iebench.evaluation.features as features_module
 from iebench.evaluation import EvalConfig, evaluate
-from iebench.submission import EncoderMetadata, Submission
+from iebench.evaluation.submission import EncoderMetadata, Submission
 
 WORLD = 2
 SHARD_OBJECTS = 3  # 8 train objects -> 3 shards, 4 val objects -> 2: both processes work

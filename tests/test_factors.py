@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from iebench import factors
-from iebench.errors import IebenchError
-from iebench.factors import FactorSpec
+from iebench.core.errors import IebenchError
+from iebench.spec import factors
+from iebench.spec.factors import FactorSpec
 
 KEYS = [("02691156", "1a04e3eab45ca15dd86060f189eb133", v) for v in range(50)] + [
     ("03001627", f"obj-{i}", 7) for i in range(50)

@@ -21,12 +21,12 @@ from leaderboard_helpers import (
 )
 
 from iebench.cli import cli
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.run import evaluate
 from iebench.leaderboard import SubmissionRejected, build, load_board, show, submit
 from iebench.leaderboard.board import SUMS_NAME
-from iebench.results import write_results
+from iebench.spec.results import write_results
 
 
 def board_files(board: Path) -> dict[str, bytes]:
@@ -305,7 +305,7 @@ def test_reported_numbers_are_the_published_ones():
 TINY_ENCODER = """\
 import torch
 from torch import nn
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 
 METADATA = EncoderMetadata(name="tiny-conv", embedding_dim=8, resolution=32)
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from iebench.core.errors import IebenchError
 from iebench.demo import DemoConfig, run_demo
-from iebench.errors import IebenchError
 from iebench.leaderboard import load_board
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.methods import METHODS, MethodSpec, PairBatch, build_method, losses
 from iebench.methods.base import HypernetworkPredictor
 from iebench.models.resnet import resnet18

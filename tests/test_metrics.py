@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from iebench.errors import IebenchError
-from iebench.metrics import mrr_hits, pre, r2_score, topk_accuracy
+from iebench.core.errors import IebenchError
+from iebench.evaluation.metrics import mrr_hits, pre, r2_score, topk_accuracy
 
 
 def test_r2_uses_one_global_mean_not_per_output():

@@ -14,11 +14,11 @@ import trimesh
 from click.testing import CliRunner
 from scipy.spatial import Delaunay
 
-from iebench import taxonomy
 from iebench.cli import cli
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.objects import BUILTIN_CATEGORIES, GENERATOR_VERSION, builtin_objects, make_object_set
-from iebench.shapenet import discover
+from iebench.objects.shapenet import discover
+from iebench.spec import taxonomy
 
 PER_CLASS = 3
 REQUIRED = ("airplane", "bench", "bottle", "car", "chair", "lamp", "mug", "sofa", "table")

@@ -12,11 +12,11 @@ from handbuilt import build_tree
 from torch.utils.data import DataLoader
 
 from iebench.cli import cli
-from iebench.dataset import PairsDataset, ViewsDataset
-from iebench.errors import IebenchError
-from iebench.layout import object_key, split_files
-from iebench.pack import find_pack, pack_paths, pack_split
-from iebench.tree import TreeIndex
+from iebench.core.errors import IebenchError
+from iebench.data.dataset import PairsDataset, ViewsDataset
+from iebench.data.pack import find_pack, pack_paths, pack_split
+from iebench.data.tree import TreeIndex
+from iebench.spec.layout import object_key, split_files
 
 VIEWS = 4
 

@@ -7,14 +7,14 @@ import torch
 from click.testing import CliRunner
 
 from iebench.cli import cli
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.evaluation.submission import load_submission
 from iebench.methods.base import MethodSpec, PairBatch
 from iebench.methods.care import Care
 from iebench.methods.predict_rotation3d import PredictRotation3d, sign_free_quaternion_mse
 from iebench.methods.predict_transform import PredictTransform
+from iebench.methods.pretext import get_transform
 from iebench.models.backbones import build_backbone
-from iebench.ssl_transforms import get_transform
-from iebench.submission import load_submission
 
 
 def spec(weights: dict[str, float], embed_dim: int = 32, seed: int = 0, **options) -> MethodSpec:

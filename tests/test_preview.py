@@ -9,9 +9,9 @@ from handbuilt import build_tree
 from PIL import Image
 
 from iebench.cli import cli
-from iebench.errors import IebenchError
-from iebench.imageio import read_image
-from iebench.preview import LABEL_WIDTH, PAD, SheetLayout, contact_sheet, factor_lines
+from iebench.core.errors import IebenchError
+from iebench.data.imageio import read_image
+from iebench.data.preview import LABEL_WIDTH, PAD, SheetLayout, contact_sheet, factor_lines
 
 
 @pytest.fixture(scope="module")

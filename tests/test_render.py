@@ -19,11 +19,11 @@ import pytest
 from conftest import RENDERED_RESOLUTION, RENDERED_VIEWS
 from PIL import Image
 
-from iebench import taxonomy
-from iebench.factors import FactorSpec, sample_object, sample_view
-from iebench.layout import image_path, latent_path, parse_object_key, split_files
 from iebench.objects import make_object_set
 from iebench.rendering import RenderConfig, render_objects
+from iebench.spec import taxonomy
+from iebench.spec.factors import FactorSpec, sample_object, sample_view
+from iebench.spec.layout import image_path, latent_path, parse_object_key, split_files
 
 SMALL = ["--preset", "preview", "--resolution", str(RENDERED_RESOLUTION), "--quiet"]
 
@@ -331,9 +331,9 @@ def test_a_tree_refuses_a_run_with_another_seed(rendered_tree, tmp_path):
 def test_import_is_upright_and_centred(tmp_path):
     """A Y-up OBJ (ShapeNet's convention), tall along Y and off-centre, comes in Z-up with its
     bounding-box centre at the origin."""
-    from iebench.blender.scene import BlenderScene
+    from iebench.render.scene import BlenderScene
     from iebench.rendering import preset_settings
-    from iebench.scene import STAGE
+    from iebench.rendering.scene import STAGE
 
     corners = [(x, y, z) for x in (1.0, 1.2) for y in (0.0, 0.8) for z in (0.0, 0.4)]
     obj = "".join(f"v {x} {y} {z}\n" for x, y, z in corners)
@@ -355,8 +355,8 @@ def test_import_is_upright_and_centred(tmp_path):
 
 def _projected(points: np.ndarray, resolution: int) -> np.ndarray:
     """Pixel (column, row) of world points through the stage's pinhole camera."""
-    from iebench.factors import euler_to_matrix
-    from iebench.scene import STAGE
+    from iebench.rendering.scene import STAGE
+    from iebench.spec.factors import euler_to_matrix
 
     axes = euler_to_matrix(np.array(STAGE.camera_rotation))  # columns: right, up, backwards
     camera = (points - np.array(STAGE.camera_location)) @ axes
@@ -371,10 +371,10 @@ def test_the_rendered_pose_is_the_latent_rotation(tmp_path, angles):
     no shadow): the pixels it covers lie along the projection of R d, R from the latent."""
     import trimesh
 
-    from iebench.blender.scene import BlenderScene
-    from iebench.factors import euler_to_matrix
+    from iebench.render.scene import BlenderScene
     from iebench.rendering import preset_settings
-    from iebench.scene import STAGE, describe_view
+    from iebench.rendering.scene import STAGE, describe_view
+    from iebench.spec.factors import euler_to_matrix
 
     resolution = 96
     direction = np.array([1.0, 0.4, 0.7]) / np.linalg.norm([1.0, 0.4, 0.7])  # Blender frame

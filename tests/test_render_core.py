@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.data.splits import seeded_split, split_like
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
 from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.run import render_objects, select_objects
 from iebench.rendering.views import view_complete, write_latent
-from iebench.splits import seeded_split, split_like
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.models.resnet import BasicBlock, load_backbone_weights, resnet18
 
 

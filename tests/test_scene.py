@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from iebench.errors import IebenchError
-from iebench.factors import FactorSpec, euler_to_matrix, sample_view
-from iebench.scene import STAGE, describe_view, floor_colour, look_at_euler, spot_colour
+from iebench.core.errors import IebenchError
+from iebench.rendering.scene import STAGE, describe_view, floor_colour, look_at_euler, spot_colour
+from iebench.spec.factors import FactorSpec, euler_to_matrix, sample_view
 
 
 def forward_and_up(euler) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from iebench.errors import IebenchError
-from iebench.shapenet import discover, read_objects_list
+from iebench.core.errors import IebenchError
+from iebench.objects.shapenet import discover, read_objects_list
 
 V2_MESH = Path("models/model_normalized.obj")
 

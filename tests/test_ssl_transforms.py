@@ -4,8 +4,8 @@ import scipy.ndimage
 import torch
 from PIL import Image
 
-from iebench.errors import IebenchError
-from iebench.ssl_transforms import (
+from iebench.core.errors import IebenchError
+from iebench.methods.pretext import (
     BLUR_KERNEL_SIZES,
     JIGSAW_PERMUTATIONS,
     TRANSFORMS,

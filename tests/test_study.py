@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from iebench.cifar import load_cifar
 from iebench.cli import cli
-from iebench.errors import IebenchError
-from iebench.ssl_transforms import TRANSFORMS
-from iebench.study import RANDOM_INIT, StudyConfig, run_study
+from iebench.core.errors import IebenchError
+from iebench.methods.pretext import TRANSFORMS
+from iebench.studies.cifar import load_cifar
+from iebench.studies.transformations import RANDOM_INIT, StudyConfig, run_study
 
 TINY = {
     "steps": 3,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.evaluation.submission import EncoderMetadata, Predictor, Submission, load_submission
 from iebench.models.resnet import resnet18
-from iebench.submission import EncoderMetadata, Predictor, Submission, load_submission
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_encoder.py"
 
@@ -18,7 +18,7 @@ HEADER = """\
 import torch
 from torch import nn
 from iebench.models.resnet import load_backbone_weights, resnet18
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 """
 METADATA = 'METADATA = EncoderMetadata(name="tiny", embedding_dim=32, resolution=32)\n'
 GOOD_ENCODER = """

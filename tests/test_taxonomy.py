@@ -1,7 +1,7 @@
 import pytest
 
-from iebench import taxonomy
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.spec import taxonomy
 
 
 def test_fifty_five_synsets_in_label_order():

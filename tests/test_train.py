@@ -20,17 +20,17 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from iebench.cli import cli
-from iebench.dataset import PairsDataset
-from iebench.errors import IebenchError
-from iebench.factors import euler_to_matrix, relative_quaternion
+from iebench.core.errors import IebenchError
+from iebench.data.dataset import PairsDataset
+from iebench.data.preprocess import to_uint8_tensor
+from iebench.evaluation.submission import load_submission
 from iebench.methods import METHODS, MethodSpec, PairBatch, build_method
 from iebench.models.resnet import load_backbone_weights, resnet18
-from iebench.submission import load_submission
+from iebench.spec.factors import euler_to_matrix, relative_quaternion
 from iebench.training import TrainConfig, build_model, train
 from iebench.training.export import baseline_source
 from iebench.training.loop import PairInputs
 from iebench.training.run_files import load_torch
-from iebench.transforms import to_uint8_tensor
 
 BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 # A CPU-sized model: ResNet width 8 (64-d output), 32 px, small projectors.

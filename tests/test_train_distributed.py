@@ -14,7 +14,7 @@ from torch import nn
 
 from iebench.methods import losses
 from iebench.training import TrainConfig, train
-from iebench.training.distributed import GlobalBatchNorm
+from iebench.training.batchnorm import GlobalBatchNorm
 
 WORLD = 2
 ROWS = 8  # global batch; each process holds 4 rows

@@ -9,9 +9,9 @@ from handbuilt import build_tree
 from PIL import Image
 
 from iebench.cli import cli
-from iebench.errors import IebenchError
-from iebench.layout import object_key, split_files
-from iebench.validate import validate_tree
+from iebench.core.errors import IebenchError
+from iebench.data.validate import validate_tree
+from iebench.spec.layout import object_key, split_files
 
 VIEWS = 3
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from iebench.errors import IebenchError
-from iebench.results import TASKS
+from iebench.core.errors import IebenchError
+from iebench.spec.results import TASKS
 
 
 @dataclass(frozen=True)

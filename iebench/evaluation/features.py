@@ -23,13 +23,13 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from iebench.dataset import ViewsDataset
-from iebench.errors import IebenchError
-from iebench.io import atomic_path, sha256_file
-from iebench.layout import split_files
-from iebench.submission import Submission
-from iebench.transforms import Normalize, to_uint8_tensor
-from iebench.tree import TreeIndex, read_manifest
+from iebench.core.errors import IebenchError
+from iebench.core.io import atomic_path, sha256_file
+from iebench.data.dataset import ViewsDataset
+from iebench.data.preprocess import Normalize, to_uint8_tensor
+from iebench.data.tree import TreeIndex, read_manifest
+from iebench.evaluation.submission import Submission
+from iebench.spec.layout import split_files
 
 CACHE_FORMAT = 1
 SHARD_OBJECTS = 1024

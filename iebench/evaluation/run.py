@@ -12,15 +12,15 @@ import torch
 from tqdm import tqdm
 
 from iebench import __version__
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.core.processes import start, stop
+from iebench.data.tree import TreeIndex
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
+from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
-from iebench.layout import SPLITS
-from iebench.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
-from iebench.submission import Submission, load_submission
-from iebench.training.distributed import start, stop
-from iebench.tree import TreeIndex
+from iebench.spec.layout import SPLITS
+from iebench.spec.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
 
 PROBE_TASKS = ("classification", "rotation", "colour")
 

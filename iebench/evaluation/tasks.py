@@ -19,13 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from iebench import metrics
+from iebench.data.tree import TreeIndex
+from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.probes import HIDDEN, generator, make_probe, predict, train_probe
-from iebench.factors import COLOUR_FACTORS, ROTATION, euler_to_quaternion
-from iebench.submission import Predictor
-from iebench.taxonomy import NUM_CLASSES
-from iebench.tree import TreeIndex
+from iebench.evaluation.submission import Predictor
+from iebench.spec.factors import COLOUR_FACTORS, ROTATION, euler_to_quaternion
+from iebench.spec.taxonomy import NUM_CLASSES
 
 # Chunk of rows sent through the predictor at once (bounds memory on the full dataset).
 PREDICTOR_CHUNK = 8192

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iebench.errors import IebenchError
-from iebench.io import write_text_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_text_atomic
 from iebench.leaderboard.track import Track
-from iebench.results import schema_problems
+from iebench.spec.results import schema_problems
 
 RESULTS_DIR = "results"
 SUMS_NAME = "SHA256SUMS"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from iebench.io import write_text_atomic
+from iebench.core.io import write_text_atomic
 from iebench.leaderboard.board import load_board, read_dataset_names
 from iebench.leaderboard.page import html_page
 from iebench.leaderboard.plot import layout, to_svg, tradeoff_series, write_png

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from iebench.io import sha256_file
+from iebench.core.io import sha256_file
 from iebench.leaderboard.board import Entry, slugify
 from iebench.leaderboard.track import Track
 

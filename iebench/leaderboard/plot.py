@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from iebench.io import atomic_path
+from iebench.core.io import atomic_path
 from iebench.leaderboard.table import Table
 
 TRACK_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#e377c2")

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 REPORTED_NAME = "reported.csv"
 REPORTED_METRICS = ("top1", "rotation_r2", "colour_r2", "mrr", "h@1", "h@5")

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iebench.errors import IebenchError
-from iebench.io import write_bytes_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_bytes_atomic
 from iebench.leaderboard.board import (
     Entry,
     entry_path,
@@ -25,7 +25,7 @@ from iebench.leaderboard.checks import (
     value_problems,
 )
 from iebench.leaderboard.track import Track
-from iebench.results import schema_problems
+from iebench.spec.results import schema_problems
 
 
 class SubmissionRejected(IebenchError):

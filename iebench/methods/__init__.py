@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from torch import nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.methods.augself import SimCLRAugSelf
 from iebench.methods.base import Method, MethodSpec, PairBatch
 from iebench.methods.care import Care

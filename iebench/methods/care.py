@@ -8,7 +8,7 @@ difference of those Gram matrices, on L2-normalised embeddings (REFERENCE.md
 section 7; Gupta et al.'s CARE).
 
 On 3DIEBench the two views of a pair are two renders; each chunk's shared pair of
-transformations (a1, a2) is an image transformation of ``iebench.ssl_transforms``
+transformations (a1, a2) is an image transformation of ``iebench.methods.pretext``
 (default: four-fold rotation) applied on top of them, a1 to the first view and a2
 to the second, drawn per chunk.
 """
@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.data.preprocess import MEAN, STD
 from iebench.methods import losses
 from iebench.methods.base import Method, MethodSpec, PairBatch
 from iebench.methods.predict_transform import method_options
-from iebench.ssl_transforms import LabelStream, get_transform
-from iebench.transforms import MEAN, STD
+from iebench.methods.pretext import LabelStream, get_transform
 
 DEFAULT_CHUNK_SIZE = 16
 

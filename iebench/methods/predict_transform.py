@@ -1,6 +1,6 @@
 """E-SSL by prediction: classify which of k transformations was applied to an image.
 
-Each view gets a transformation class drawn per image (``iebench.ssl_transforms``);
+Each view gets a transformation class drawn per image (``iebench.methods.pretext``);
 a head (embed -> hidden -> k, the paper's 512 -> 2048 -> k projector) classifies it
 from the backbone features with cross-entropy. Optionally on top of SimCLR's
 InfoNCE between the untransformed views (term "nce", weight 0 = prediction alone).
@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.data.preprocess import MEAN, STD
 from iebench.methods import losses
 from iebench.methods.base import Method, MethodSpec, PairBatch
-from iebench.ssl_transforms import LabelStream, get_transform
-from iebench.transforms import MEAN, STD
+from iebench.methods.pretext import LabelStream, get_transform
 
 
 def method_options(method: Method, spec: MethodSpec) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.methods import losses
 from iebench.methods.base import HypernetworkPredictor, Method, MethodSpec, PairBatch
 

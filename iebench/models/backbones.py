@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.models.cifar_resnet import cifar_resnet18
 from iebench.models.eqresnet import eqresnet18
 from iebench.models.resnet import resnet18

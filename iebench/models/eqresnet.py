@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 GROUP_ORDER = 4
 DEFAULT_WIDTHS = (32, 64, 128, 256)

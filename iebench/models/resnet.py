@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 # Prefixes under which official checkpoints store the backbone, most specific first.
 BACKBONE_PREFIXES = ("module.backbone.", "backbone.", "module.")

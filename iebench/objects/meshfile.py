@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iebench.io import write_json_atomic, write_text_atomic
+from iebench.core.io import write_json_atomic, write_text_atomic
 from iebench.objects.parts import Assembly
 
 MODEL_DIR = Path("models")

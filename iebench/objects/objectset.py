@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from iebench import taxonomy
-from iebench.errors import IebenchError
-from iebench.io import write_json_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_json_atomic
 from iebench.objects import furniture, handheld, vehicles
 from iebench.objects.meshfile import is_complete, object_files, random_colours
 from iebench.objects.parts import Assembly
+from iebench.spec import taxonomy
 
 # Bump whenever any generator changes its output: ids and cache folders carry it.
 GENERATOR_VERSION = 1

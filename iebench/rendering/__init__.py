@@ -1,5 +1,5 @@
 """Rendering 3DIEBench: configuration, presets and the render pipeline (no Blender import;
-the Blender side is `iebench.blender`, run in worker processes)."""
+the Blender side is `iebench.render`, run in worker processes)."""
 
 from iebench.rendering.config import RenderConfig, parse_shard
 from iebench.rendering.presets import PRESETS, RenderSettings, preset_settings

@@ -8,11 +8,11 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 
-from iebench import taxonomy
-from iebench.errors import IebenchError
-from iebench.factors import FactorSpec
+from iebench.core.errors import IebenchError
 from iebench.rendering.meshcheck import MAX_FACES
 from iebench.rendering.presets import RenderSettings, preset_settings
+from iebench.spec import taxonomy
+from iebench.spec.factors import FactorSpec
 
 DEVICES = ("cpu", "gpu")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 MAX_FACES = 5_000_000
 MAX_BYTES = 2 << 30

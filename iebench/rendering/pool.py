@@ -1,4 +1,4 @@
-"""A pool of long-lived Blender worker processes (`iebench.blender.worker`), one object per
+"""A pool of long-lived Blender worker processes (`iebench.render.worker`), one object per
 job. A worker that crashes fails only its object; one that goes silent for longer than
 the timeout is killed and replaced; each is recycled after a number of objects so that
 a slow leak in Blender cannot grow without bound."""
@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
-WORKER_MODULE = "iebench.blender.worker"
+WORKER_MODULE = "iebench.render.worker"
 PARENT_PID_ENV = "IEBENCH_PARENT_PID"
 # Importing bpy and building the scene; not counted against an object's timeout.
 STARTUP_TIMEOUT = 300.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 ENGINES = ("cycles",)
 DENOISER_QUALITIES = ("HIGH", "BALANCED", "FAST")

@@ -1,5 +1,5 @@
 """Objects as Ray tasks (extra `distributed`): each actor holds one Blender scene (the render
-worker of `iebench.blender.worker`) and renders object after object, exactly as a local pool
+worker of `iebench.render.worker`) and renders object after object, exactly as a local pool
 worker does, so files, resume and failure accounting are the local pool's. A task lost with
 its actor or node is retried on a restarted actor; an object that keeps killing its actor, or
 runs past its time, fails alone."""
@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.rendering.pool import ObjectJob, ObjectResult, job_message, record
 
 try:
@@ -34,7 +34,7 @@ class _RenderActor:
     """One render worker (scene built once); `render` returns the worker's messages."""
 
     def __init__(self, init: dict) -> None:
-        from iebench.blender.worker import Worker
+        from iebench.render.worker import Worker
 
         self.channel = io.StringIO()
         self.worker = Worker(init, self.channel)

@@ -19,16 +19,16 @@ import numpy as np
 from tqdm import tqdm
 
 from iebench import __version__
-from iebench.errors import IebenchError
-from iebench.factors import sample_object, sample_view
-from iebench.io import write_json_atomic, write_text_atomic
-from iebench.layout import FAILURES_NAME, MANIFEST_NAME, image_path, latent_path, object_dir
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
+from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.pool import ObjectJob, WorkerPool
+from iebench.rendering.scene import STAGE
 from iebench.rendering.views import remove_temp_files, view_complete
-from iebench.scene import STAGE
-from iebench.shapenet import ShapeNetObject, discover, read_objects_list
-from iebench.splits import read_split_keys, seeded_split, split_like, write_split_files
+from iebench.spec.factors import sample_object, sample_view
+from iebench.spec.layout import FAILURES_NAME, MANIFEST_NAME, image_path, latent_path, object_dir
 
 if TYPE_CHECKING:
     from iebench.rendering.ray_pool import RayPool

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from iebench.io import TEMP_PREFIX, write_bytes_atomic
+from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
 
 JPEG_END = b"\xff\xd9"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.methods import CONDITIONINGS, MethodSpec, method_info
 from iebench.models.backbones import backbone_info
 

@@ -1,4 +1,4 @@
-"""From a training run to an `iebench evaluate` submission (see iebench.submission).
+"""From a training run to an `iebench evaluate` submission (see iebench.evaluation.submission).
 
 ``baselines/<method>.py`` and each run's ``submission.py`` are the same template
 (``submission_source``) filled with the model's sizes: the reference ResNet-18
@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from iebench.errors import IebenchError
-from iebench.io import write_text_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_text_atomic
 from iebench.methods import METHODS, Method, build_method, method_info
 from iebench.models.backbones import backbone_info, build_backbone
 from iebench.models.resnet import load_backbone_weights
@@ -129,7 +129,7 @@ def submission_source(
         source += "\nThe projector and predictor come from RUN/heads.pth, beside the checkpoint.\n"
     source += f'''"""
 
-from iebench.submission import EncoderMetadata
+from iebench.evaluation.submission import EncoderMetadata
 from iebench.training.export import {imports}
 
 METADATA = EncoderMetadata(

@@ -2,7 +2,7 @@
 
 Deterministic: the model is initialised from a generator derived from the seed,
 and every epoch's object order and view pairs come from (seed, epoch, object)
-(see iebench.dataset), so a run resumed from its last checkpoint computes
+(see iebench.data.dataset), so a run resumed from its last checkpoint computes
 exactly what the uninterrupted run computes (on CPU; GPU kernels may differ in
 the last bits).
 """
@@ -22,16 +22,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from iebench.dataset import EpochSampler, Pair, PairsDataset
-from iebench.errors import IebenchError
-from iebench.io import write_json_atomic, write_text_atomic
+from iebench.core import processes as distributed
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.data.dataset import EpochSampler, Pair, PairsDataset
+from iebench.data.preprocess import Normalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
-from iebench.training import distributed
+from iebench.training.batchnorm import sync_batch_norm
 from iebench.training.config import TrainConfig
 from iebench.training.export import run_submission_source
 from iebench.training.run_files import RunFiles, load_torch, save_atomic, write_final, write_logs
-from iebench.transforms import Normalize, to_uint8_tensor
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _INIT_STREAM = 0x1A17  # the model-initialisation stream of the seed
@@ -191,7 +192,7 @@ def _build(
     device = processes.device
     method = build_model(config)
     if processes.distributed:
-        method = distributed.sync_batch_norm(method, device)
+        method = sync_batch_norm(method, device)
     method = method.to(device=device)
     if config.channels_last:
         method = method.to(memory_format=torch.channels_last)

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from iebench.errors import IebenchError
-from iebench.io import atomic_path, write_json_atomic, write_text_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import atomic_path, write_json_atomic, write_text_atomic
 
 BACKBONE_PREFIX = "backbone."
 

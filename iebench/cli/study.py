@@ -1,4 +1,4 @@
-"""`iebench study transformations`: the E-SSL transformation study (see iebench.study)."""
+"""`iebench study transformations`: the E-SSL transformation study (iebench.studies)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES
-from iebench.ssl_transforms import TRANSFORMS
-from iebench.study import OPTIMIZERS, StudyConfig, format_table, run_study
+from iebench.studies.transformations import OPTIMIZERS, StudyConfig, format_table, run_study
 
 
 @click.group()

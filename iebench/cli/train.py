@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 from iebench.methods import CONDITIONINGS, METHODS
+from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES
-from iebench.ssl_transforms import TRANSFORMS
 from iebench.training.config import PRECISIONS, TrainConfig
 
 
@@ -72,7 +72,7 @@ def train_command(method: str, data: Path, out: Path, resume: bool, **options) -
 
     Defaults are the paper's. For DDP: torchrun --nproc-per-node N -m iebench train ...
     """
-    from iebench.training.distributed import end_torchrun_worker
+    from iebench.core.processes import end_torchrun_worker
     from iebench.training.loop import train
 
     config = TrainConfig(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from iebench import taxonomy
 from iebench.objects.objectset import BUILTIN_CATEGORIES, make_object_set
-from iebench.shapenet import discover
+from iebench.objects.shapenet import discover
+from iebench.spec import taxonomy
 
 
 @click.group()

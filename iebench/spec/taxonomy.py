@@ -6,7 +6,7 @@ published split files (REFERENCE.md section 1).
 
 from __future__ import annotations
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 # (synset id, name), sorted by synset id: the position is the class label.
 CATEGORIES: tuple[tuple[str, str], ...] = (

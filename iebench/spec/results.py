@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from iebench.errors import IebenchError
-from iebench.io import write_json_atomic
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_json_atomic
 
 SCHEMA_VERSION = 1
 TASK_METRICS: dict[str, tuple[str, ...]] = {

@@ -12,20 +12,20 @@ import sys
 import click
 
 from iebench import __version__
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 # name -> "module:attribute" of a click command. One line per subcommand.
 SUBCOMMANDS: dict[str, str] = {
-    "objects": "iebench.objects.cli:objects",
-    "pack": "iebench.pack:pack",
-    "validate": "iebench.validate:validate",
-    "preview": "iebench.preview:preview",
-    "evaluate": "iebench.evaluation.cli:evaluate",
-    "render": "iebench.rendering.cli:render",
-    "study": "iebench.study_cli:study",
-    "train": "iebench.training.cli:train_command",
-    "leaderboard": "iebench.leaderboard.cli:leaderboard",
-    "demo": "iebench.demo:demo",
+    "objects": "iebench.cli.objects:objects",
+    "pack": "iebench.cli.pack:pack",
+    "validate": "iebench.cli.validate:validate",
+    "preview": "iebench.cli.preview:preview",
+    "evaluate": "iebench.cli.evaluate:evaluate",
+    "render": "iebench.cli.render:render",
+    "study": "iebench.cli.study:study",
+    "train": "iebench.cli.train:train_command",
+    "leaderboard": "iebench.cli.leaderboard:leaderboard",
+    "demo": "iebench.cli.demo:demo",
 }
 
 

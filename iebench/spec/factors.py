@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 LATENT_NAMES: tuple[str, ...] = (
     "rotation_x",

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 Array = np.ndarray | torch.Tensor
 # Similarity-matrix entries computed at once by mrr_hits / pre (bounds memory: 512 MiB).

@@ -17,8 +17,8 @@ import numpy as np
 import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
-from iebench.errors import IebenchError
-from iebench.transforms import resize, resized_size
+from iebench.core.errors import IebenchError
+from iebench.data.preprocess import resize, resized_size
 
 JPEG_MAGIC = b"\xff\xd8"
 

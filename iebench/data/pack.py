@@ -19,17 +19,15 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import numpy as np
 from tqdm import tqdm
 
 from iebench import __version__
-from iebench.errors import IebenchError
-from iebench.imageio import read_image
-from iebench.io import atomic_path, write_json_atomic
-from iebench.layout import SPLITS, split_files
-from iebench.transforms import DEFAULT_RESOLUTION
-from iebench.tree import TreeIndex
+from iebench.core.errors import IebenchError
+from iebench.core.io import atomic_path, write_json_atomic
+from iebench.data.imageio import read_image
+from iebench.data.preprocess import DEFAULT_RESOLUTION
+from iebench.data.tree import TreeIndex
 
 PACK_DIR = "packed"
 PACK_FORMAT = "iebench-pack-1"
@@ -159,50 +157,3 @@ def pack_split(
         },
     )
     return array_path
-
-
-@click.command("pack")
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option(
-    "--resolution",
-    type=click.IntRange(min=1),
-    default=DEFAULT_RESOLUTION,
-    show_default=True,
-    help="Shorter image side in the pack.",
-)
-@click.option(
-    "--split",
-    "splits",
-    type=click.Choice(SPLITS),
-    multiple=True,
-    help="Split(s) to pack (default: every split present).",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Pack directory (default DATA/packed, where datasets look).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Decoding processes.",
-)
-def pack(
-    data: Path, resolution: int, splits: tuple[str, ...], out: Path | None, workers: int
-) -> None:
-    """Decode every view of DATA once into a memory-mapped uint8 array per split."""
-    if not data.is_dir():
-        raise IebenchError(f"{data}: dataset root is not a directory")
-    splits = splits or tuple(s for s in SPLITS if split_files(data, s).images.is_file())
-    if not splits:
-        raise IebenchError(f"{data}: no split files (train_images.npy, val_images.npy)")
-    for split in splits:
-        index = TreeIndex.load(data, split)
-        path = pack_split(index, resolution, out, workers, progress=True)
-        size = path.stat().st_size / 2**30
-        click.echo(
-            f"{split}: {index.num_objects} objects x {index.views} views -> {path} ({size:.2f} GiB)"
-        )

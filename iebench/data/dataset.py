@@ -31,7 +31,7 @@ into the workers and it shards the objects across DDP ranks.
 
 Images come from the pack written by `iebench pack` when one matches the split
 and resolution (``pack=None``: look in ``<root>/packed``; a path: require it
-there; False: never), else from the JPEGs (see iebench.imageio).
+there; False: never), else from the JPEGs (see iebench.data.imageio).
 """
 
 from __future__ import annotations
@@ -46,8 +46,12 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
-from iebench.errors import IebenchError
-from iebench.factors import (
+from iebench.core.errors import IebenchError
+from iebench.data.imageio import read_image
+from iebench.data.pack import PackedImages, find_pack
+from iebench.data.preprocess import DEFAULT_RESOLUTION, Normalize
+from iebench.data.tree import TreeIndex
+from iebench.spec.factors import (
     FLOOR_HUE,
     SPOT_HUE,
     SPOT_PHI,
@@ -56,10 +60,6 @@ from iebench.factors import (
     relative_quaternion,
     relative_rotation,
 )
-from iebench.imageio import read_image
-from iebench.pack import PackedImages, find_pack
-from iebench.transforms import DEFAULT_RESOLUTION, Normalize
-from iebench.tree import TreeIndex
 
 __all__ = [
     "EpochSampler",

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
 from iebench.evaluation.run import evaluate as run_evaluation
-from iebench.results import TASKS, format_table, write_results
-from iebench.training.distributed import end_torchrun_worker
+from iebench.spec.results import TASKS, format_table, write_results
 
 
 def _tasks(value: str | None) -> tuple[str, ...] | None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from iebench import taxonomy
-from iebench.errors import IebenchError
-from iebench.io import write_bytes_atomic
-from iebench.layout import SPLITS, object_key, parse_object_key, split_files
+from iebench.core.errors import IebenchError
+from iebench.core.io import write_bytes_atomic
+from iebench.spec import taxonomy
+from iebench.spec.layout import SPLITS, object_key, parse_object_key, split_files
 
 ObjectRef = tuple[str, str]  # (synset, object_id)
 

@@ -16,7 +16,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 SPATIAL_DIMS = (-2, -1)
 # ITU-R 601 luma, as PIL and torchvision convert to grayscale.

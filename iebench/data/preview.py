@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from iebench.errors import IebenchError
-from iebench.imageio import read_image
-from iebench.io import atomic_path
-from iebench.layout import image_path, latent_path
-from iebench.taxonomy import is_synset, name_of
+from iebench.core.errors import IebenchError
+from iebench.core.io import atomic_path
+from iebench.data.imageio import read_image
+from iebench.spec.layout import image_path, latent_path
+from iebench.spec.taxonomy import is_synset, name_of
 
 LABEL_WIDTH = 100  # left column: category and object id
 LINE_HEIGHT = 12
@@ -134,22 +133,3 @@ def _draw_view(sheet, draw, font, root, synset, object_id, view, corner, cell) -
 def write_sheet(sheet: Image.Image, out: Path) -> None:
     with atomic_path(out) as temp:
         sheet.save(temp, format="PNG")
-
-
-@click.command("preview")
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG to write.")
-@click.option("--objects", type=click.IntRange(min=1), default=6, show_default=True)
-@click.option("--views", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--cell",
-    type=click.IntRange(min=16),
-    default=128,
-    show_default=True,
-    help="Side of each view in the sheet, pixels.",
-)
-def preview(data: Path, out: Path, objects: int, views: int, cell: int) -> None:
-    """Write a contact sheet of DATA: objects x views, each view's factors under it."""
-    sheet = contact_sheet(data, objects, views, cell)
-    write_sheet(sheet, out)
-    click.echo(f"{out}: {sheet.width}x{sheet.height} contact sheet")

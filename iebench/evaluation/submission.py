@@ -32,9 +32,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from iebench.errors import IebenchError
-from iebench.io import sha256_file
-from iebench.transforms import DEFAULT_RESOLUTION, MEAN, STD
+from iebench.core.errors import IebenchError
+from iebench.core.io import sha256_file
+from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
 
 PROBE_BATCH = 4
 # Longest error text quoted from a failing submission (torch's can list hundreds of keys).

@@ -25,19 +25,19 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from iebench.cifar import load_cifar
-from iebench.dataset import ViewsDataset
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.core.io import atomic_path, write_json_atomic
+from iebench.data.dataset import ViewsDataset
+from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
 from iebench.evaluation.config import ProbeSettings
+from iebench.evaluation.metrics import topk_accuracy
 from iebench.evaluation.probes import make_probe, predict, train_probe
-from iebench.io import atomic_path, write_json_atomic
 from iebench.methods.base import MethodSpec
 from iebench.methods.predict_transform import PredictTransform
-from iebench.metrics import topk_accuracy
+from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES, build_backbone
-from iebench.ssl_transforms import TRANSFORMS
-from iebench.taxonomy import NUM_CLASSES
-from iebench.transforms import MEAN, STD, to_uint8_tensor
+from iebench.spec.taxonomy import NUM_CLASSES
+from iebench.studies.cifar import load_cifar
 
 RANDOM_INIT = "random-init"
 OPTIMIZERS = ("sgd", "adam")

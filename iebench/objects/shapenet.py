@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iebench import taxonomy
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
+from iebench.spec import taxonomy
 
 # Where each ShapeNetCore version keeps an object's mesh, relative to <synset>/<id>/.
 MESH_PATHS = (Path("models/model_normalized.obj"), Path("model.obj"))

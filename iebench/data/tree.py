@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from iebench.errors import IebenchError
-from iebench.io import sha256_file
-from iebench.layout import (
+from iebench.core.errors import IebenchError
+from iebench.core.io import sha256_file
+from iebench.spec.layout import (
     MANIFEST_NAME,
     VIEWS_PER_OBJECT,
     image_path,
@@ -24,7 +24,7 @@ from iebench.layout import (
     parse_object_key,
     split_files,
 )
-from iebench.taxonomy import is_synset, label_of
+from iebench.spec.taxonomy import is_synset, label_of
 
 LATENT_SIZES = (7, 10)  # published, and 3DIEBench-T with the translation
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 SIDE = 32
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from iebench.errors import IebenchError
-from iebench.factors import (
+from iebench.core.errors import IebenchError
+from iebench.spec.factors import (
     FLOOR_HUE,
     ROTATION,
     SPOT_HUE,

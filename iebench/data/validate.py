@@ -16,16 +16,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import numpy as np
 from tqdm import tqdm
 
-from iebench.errors import IebenchError
-from iebench.factors import FactorSpec
-from iebench.imageio import read_image
-from iebench.layout import SPLITS, split_files
-from iebench.taxonomy import is_synset
-from iebench.tree import TreeIndex, read_manifest
+from iebench.core.errors import IebenchError
+from iebench.data.imageio import read_image
+from iebench.data.tree import TreeIndex, read_manifest
+from iebench.spec.factors import FactorSpec
+from iebench.spec.layout import SPLITS, split_files
+from iebench.spec.taxonomy import is_synset
 
 MAX_RANGE_LINES = 10  # per latents file; the rest are counted, not listed
 
@@ -271,26 +270,3 @@ def _untracked_objects(root: Path, indexes: dict[str, TreeIndex]) -> list[str]:
         return []
     shown = ", ".join(f"{s}/{o}" for s, o in extra[:5])
     return [f"{len(extra)} object directories in no split file (e.g. {shown})"]
-
-
-@click.command("validate")
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option(
-    "--sample",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Decode only this many random objects per split (all views are still checked on "
-    "disk). For the 2.6 M-image published tree, e.g. --sample 500.",
-)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-def validate(data: Path, sample: int | None, seed: int, workers: int) -> None:
-    """Check a 3DIEBench tree for completeness and consistency; exit 1 on any problem."""
-    report = validate_tree(data, sample=sample, workers=workers, seed=seed, progress=True)
-    for problem in report.problems:
-        click.echo(problem)
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(report.summary())
-    if not report.ok:
-        raise click.exceptions.Exit(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from iebench.errors import IebenchError
+from iebench.core.errors import IebenchError
 
 MANIFEST_NAME = "iebench.json"
 FAILURES_NAME = "failures.csv"
