@@ -39,33 +39,117 @@ class Source:
 
 SOURCES: tuple[Source, ...] = (
     # car
-    Source("HyunHo99/shapenet_process", "e7d6476e1dcaa573dcd7f4ec0165ac0e0e6d499b", "data/models/model_normalized.obj", "02958343", "2cbe6850de4fa5a34a6a7ab072f22d7d"),
+    Source(
+        "HyunHo99/shapenet_process",
+        "e7d6476e1dcaa573dcd7f4ec0165ac0e0e6d499b",
+        "data/models/model_normalized.obj",
+        "02958343",
+        "2cbe6850de4fa5a34a6a7ab072f22d7d",
+    ),
     # car
-    Source("liren-jin/shapenet_simulator", "d98e54278cc93ab9f0e6355120e08023fa52ab4e", "simulator/models/car/car1/models/model_normalized.obj", "02958343", "24d7494c6b92c6e7c1bbb501b1d87871"),
+    Source(
+        "liren-jin/shapenet_simulator",
+        "d98e54278cc93ab9f0e6355120e08023fa52ab4e",
+        "simulator/models/car/car1/models/model_normalized.obj",
+        "02958343",
+        "24d7494c6b92c6e7c1bbb501b1d87871",
+    ),
     # airplane
-    Source("kenta-tsukaue/pyopengl", "71a92de89c981c04a8d22f5d608dc79526416c14", "models/model_normalized.obj", "02691156", "a0d3a490ee1b74762a4947824596dce3"),
+    Source(
+        "kenta-tsukaue/pyopengl",
+        "71a92de89c981c04a8d22f5d608dc79526416c14",
+        "models/model_normalized.obj",
+        "02691156",
+        "a0d3a490ee1b74762a4947824596dce3",
+    ),
     # airplane (biplane)
-    Source("LYHTHU/Python-Mesh-Graph-Operation", "57c47dba0cbeb6f4153195902abdae3644442286", "model_normalized.obj", "02691156", "1a04e3eab45ca15dd86060f189eb133"),
+    Source(
+        "LYHTHU/Python-Mesh-Graph-Operation",
+        "57c47dba0cbeb6f4153195902abdae3644442286",
+        "model_normalized.obj",
+        "02691156",
+        "1a04e3eab45ca15dd86060f189eb133",
+    ),
     # motorcycle; its textures are not in the repository
-    Source("raahii/simple_voxel_viewer", "9760dfbfa704049bedb2c0c9066d639134e1f828", "models/model_normalized.obj", "03790512", "923ce819405ae29230c72ee872e188e1"),
+    Source(
+        "raahii/simple_voxel_viewer",
+        "9760dfbfa704049bedb2c0c9066d639134e1f828",
+        "models/model_normalized.obj",
+        "03790512",
+        "923ce819405ae29230c72ee872e188e1",
+    ),
     # vessel (aircraft carrier), textured
-    Source("aschroff/pytorch3D", "6008b5d5fe3bf573b60da443fb7434603e077589", "data/models/model_normalized.obj", "04530566", "github-89dd9a7a"),
+    Source(
+        "aschroff/pytorch3D",
+        "6008b5d5fe3bf573b60da443fb7434603e077589",
+        "data/models/model_normalized.obj",
+        "04530566",
+        "github-89dd9a7a",
+    ),
     # rifle; UVs but no material file
-    Source("osamarais/moments_loss", "85da2b54c5fdd01c330cf04fec1794197aeb7f8e", "model_normalized.obj", "04090263", "github-144e6948"),
+    Source(
+        "osamarais/moments_loss",
+        "85da2b54c5fdd01c330cf04fec1794197aeb7f8e",
+        "model_normalized.obj",
+        "04090263",
+        "github-144e6948",
+    ),
     # pistol
-    Source("Ryeoryeon/NormalMap-AlbedoGenerator", "b30bcd1ad91421f0f4c7c2ea4fad50657b8e538e", "model_normalized.obj", "03948459", "github-44db3e51"),
+    Source(
+        "Ryeoryeon/NormalMap-AlbedoGenerator",
+        "b30bcd1ad91421f0f4c7c2ea4fad50657b8e538e",
+        "model_normalized.obj",
+        "03948459",
+        "github-44db3e51",
+    ),
     # bowl
-    Source("Ryeoryeon/NormalMap-AlbedoGenerator", "14a7b8c77981eb025854c789690c7b8c72d85844", "model_normalized.obj", "02880940", "github-5382d224"),
+    Source(
+        "Ryeoryeon/NormalMap-AlbedoGenerator",
+        "14a7b8c77981eb025854c789690c7b8c72d85844",
+        "model_normalized.obj",
+        "02880940",
+        "github-5382d224",
+    ),
     # cabinet (box-shaped; read off a render)
-    Source("Ryeoryeon/NormalMap-AlbedoGenerator", "de7a297c2a3c8094b79b01d6c4d1c6e98aa59c7c", "model_normalized.obj", "02933112", "github-6290dbc6"),
+    Source(
+        "Ryeoryeon/NormalMap-AlbedoGenerator",
+        "de7a297c2a3c8094b79b01d6c4d1c6e98aa59c7c",
+        "model_normalized.obj",
+        "02933112",
+        "github-6290dbc6",
+    ),
     # bottle
-    Source("Ryeoryeon/NormalMap-AlbedoGenerator", "08ee6413407733297ddd1565b7d6c16af24ab69f", "model_normalized.obj", "02876657", "github-8e1f6456"),
+    Source(
+        "Ryeoryeon/NormalMap-AlbedoGenerator",
+        "08ee6413407733297ddd1565b7d6c16af24ab69f",
+        "model_normalized.obj",
+        "02876657",
+        "github-8e1f6456",
+    ),
     # mailbox; its texture is not in the repository
-    Source("Ryeoryeon/NormalMap-AlbedoGenerator", "4f81eec68257f0a65dc165d8a5e4de2894f99b9e", "model_normalized.obj", "03710193", "github-e1401a5f"),
+    Source(
+        "Ryeoryeon/NormalMap-AlbedoGenerator",
+        "4f81eec68257f0a65dc165d8a5e4de2894f99b9e",
+        "model_normalized.obj",
+        "03710193",
+        "github-e1401a5f",
+    ),
     # helmet
-    Source("poisonwine/hw5", "0c54479d936683fd71a74d60a3211fd800c48f58", "model_normalized.obj", "03513137", "github-0f180b56"),
+    Source(
+        "poisonwine/hw5",
+        "0c54479d936683fd71a74d60a3211fd800c48f58",
+        "model_normalized.obj",
+        "03513137",
+        "github-0f180b56",
+    ),
     # birdhouse
-    Source("xingyu-first/go_mesh", "1147b30905e1730a4183d13b4d94431639597bcc", "model_normalized.obj", "02843684", "github-af249611"),
+    Source(
+        "xingyu-first/go_mesh",
+        "1147b30905e1730a4183d13b4d94431639597bcc",
+        "model_normalized.obj",
+        "02843684",
+        "github-af249611",
+    ),
 )
 
 
