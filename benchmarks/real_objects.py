@@ -171,10 +171,10 @@ def _texture_names(mtl: bytes) -> list[str]:
     return sorted({name.decode() for name in names})
 
 
-def rebuild(mirror: Path, out: Path) -> list[str]:
+def rebuild(mirror: Path, out: Path, sources: tuple[Source, ...] = SOURCES) -> list[str]:
     """Copy every source into ``out``; return one line per model (textures copied/named)."""
     report = []
-    for source in SOURCES:
+    for source in sources:
         git_dir = _git_dir(mirror, source.repo)
         if not git_dir.is_dir():
             raise IebenchError(f"{git_dir}: no snapshot of {source.repo} (fetch it first)")
