@@ -1,8 +1,11 @@
-"""One view on disk: when it counts as done, how its latent is written, and its render seed.
+"""One view: what the parent plans for it (latent, scene, Cycles seed, paths) and how it is
+known to be done.
 
-A view is complete when its latent file holds exactly the latent the factor module
-draws for it and its JPEG has the right size and is not truncated; anything else
-(missing, stale, half-written) is rendered again.
+The parent plans every view and the worker only turns its scene into a JPEG. The parent
+then writes the latent and records size and sha256 of both files in the object's
+``checksums.json``; a view is complete when both files are on disk exactly as recorded
+and the recorded latent is the one the factor module draws for it. Anything else
+(missing, damaged, overwritten, never recorded) is rendered again.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
+from iebench.core.io import TEMP_PREFIX, write_bytes_atomic, write_json_atomic
+from iebench.rendering.scene import Stage, describe_view
+from iebench.spec.factors import FactorSpec, sample_view
+from iebench.spec.layout import checksums_path, image_path, latent_path
 
-JPEG_END = b"\xff\xd9"
+Digest = dict  # {"size": bytes, "sha256": hex}
 
 
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:
@@ -27,36 +35,111 @@ def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def write_latent(path: Path, latent: np.ndarray) -> None:
+def latent_bytes(latent: np.ndarray) -> bytes:
+    """A view's latent file: float64 .npy."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(latent, dtype=np.float64))
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-def latent_matches(path: Path, expected: np.ndarray) -> bool:
+def digest_of(data: bytes) -> Digest:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def file_digest(path: Path) -> Digest | None:
+    """Size and sha256 of a file; None when it cannot be read."""
     try:
-        stored = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return False
-    return stored.dtype == np.float64 and np.array_equal(stored, expected)
-
-
-def jpeg_ok(path: Path, resolution: int) -> bool:
-    """The JPEG opens, has the expected size, and ends with its end-of-image marker."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(-2, 2)
-            if handle.read() != JPEG_END:
-                return False
-            handle.seek(0)
-            with Image.open(handle) as image:
-                return image.format == "JPEG" and image.size == (resolution, resolution)
+        return digest_of(Path(path).read_bytes())
     except OSError:
-        return False
+        return None
 
 
-def view_complete(image: Path, latent: Path, expected: np.ndarray, resolution: int) -> bool:
-    return latent_matches(latent, expected) and jpeg_ok(image, resolution)
+@dataclass(frozen=True)
+class ViewPlan:
+    """Everything about one view, decided by the parent before the worker sees it."""
+
+    view: int
+    latent: np.ndarray
+    scene: dict  # the SceneDescription's per-view fields (the stage is the worker's)
+    cycles_seed: int
+    image: Path
+    latent_file: Path
+
+    def message(self) -> dict:
+        """What the worker needs: the scene, the Cycles seed and where the JPEG goes."""
+        return {
+            "view": self.view,
+            "scene": self.scene,
+            "seed": self.cycles_seed,
+            "image": str(self.image),
+        }
+
+
+def plan_view(
+    spec: FactorSpec, stage: Stage, seed: int, out: Path, synset: str, object_id: str, view: int
+) -> ViewPlan:
+    latent = sample_view(spec, seed, synset, object_id, view)
+    scene = describe_view(latent, spec, stage).to_dict()
+    del scene["stage"]
+    return ViewPlan(
+        view=view,
+        latent=latent,
+        scene=scene,
+        cycles_seed=render_seed(seed, synset, object_id, view),
+        image=image_path(out, synset, object_id, view),
+        latent_file=latent_path(out, synset, object_id, view),
+    )
+
+
+def _file_order(name: str) -> tuple[int, str]:
+    """Record entries in view order (image, then latent), whatever order they were written in."""
+    match = re.search(r"_(\d+)\.", name)
+    return (int(match.group(1)) if match else -1, name)
+
+
+class Checksums:
+    """An object's ``checksums.json``: file name -> size and sha256 as rendered."""
+
+    def __init__(self, path: Path, entries: dict[str, Digest]) -> None:
+        self.path = path
+        self.entries = entries
+
+    @classmethod
+    def load(cls, out: Path, synset: str, object_id: str) -> Checksums:
+        """The stored record; an unreadable one counts as empty (its views are rendered again)."""
+        path = checksums_path(out, synset, object_id)
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entries = {}
+        return cls(path, entries if isinstance(entries, dict) else {})
+
+    def matches(self, path: Path) -> bool:
+        """The file is on disk exactly as recorded."""
+        recorded = self.entries.get(path.name)
+        return recorded is not None and file_digest(path) == recorded
+
+    def view_complete(self, plan: ViewPlan) -> bool:
+        if self.entries.get(plan.latent_file.name) != digest_of(latent_bytes(plan.latent)):
+            return False
+        return self.matches(plan.image) and self.matches(plan.latent_file)
+
+    def record(self, path: Path, digest: Digest) -> None:
+        self.entries[path.name] = digest
+
+    def write(self) -> None:
+        ordered = {name: self.entries[name] for name in sorted(self.entries, key=_file_order)}
+        write_json_atomic(self.path, ordered)
+
+
+def write_latent(plan: ViewPlan, checksums: Checksums, image: Digest) -> None:
+    """Finish a view the worker rendered: its latent file, then its checksum record (last,
+    so that a view killed on the way has no record and is rendered again)."""
+    data = latent_bytes(plan.latent)
+    write_bytes_atomic(plan.latent_file, data)
+    checksums.record(plan.image, image)
+    checksums.record(plan.latent_file, digest_of(data))
+    checksums.write()
 
 
 def remove_temp_files(directory: Path) -> None:
