@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,10 @@ from iebench.data.splits import seeded_split, split_like
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
 from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.run import render_objects, select_objects
-from iebench.rendering.views import view_complete, write_latent
+from iebench.rendering.scene import STAGE
+from iebench.rendering.views import plan_view, view_complete, write_latent
+from iebench.spec.checksums import Checksums, digest_of
+from iebench.spec.factors import FactorSpec
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 
@@ -56,17 +60,26 @@ def test_an_absurd_face_count_fails_before_parsing(tmp_path):
         check_obj(write(tmp_path / "model.obj", TRIANGLE * 3), max_faces=2)
 
 
-def test_a_view_is_complete_only_with_its_exact_latent_and_a_whole_jpeg(tmp_path):
-    latent = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
-    image, latent_file = tmp_path / "image_0.jpg", tmp_path / "latent_0.npy"
-    Image.new("RGB", (16, 16), (200, 10, 10)).save(image, quality=95)
-    write_latent(latent_file, latent)
-    assert view_complete(image, latent_file, latent, 16)
-    assert not view_complete(image, latent_file, latent, 32)  # wrong size
-    assert not view_complete(image, latent_file, latent + 1e-12, 16)  # stale latent
-    image.write_bytes(image.read_bytes()[:-20])  # truncated
-    assert not view_complete(image, latent_file, latent, 16)
-    assert not view_complete(tmp_path / "nothing.jpg", latent_file, latent, 16)
+def test_a_view_is_complete_only_as_recorded_and_with_its_planned_latent(tmp_path):
+    plan = plan_view(FactorSpec.published(), STAGE, 0, tmp_path, "02691156", "abc", 0)
+    directory = plan.image.parent
+    assert not view_complete(Checksums.load(directory), plan)  # nothing there
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(jpeg, "JPEG", quality=95)
+    directory.mkdir(parents=True)
+    plan.image.write_bytes(jpeg.getvalue())
+    write_latent(plan, Checksums.load(directory), digest_of(jpeg.getvalue()))
+    assert view_complete(Checksums.load(directory), plan)
+    # Another seed's view at the same paths: the recorded latent is not the planned one.
+    other = plan_view(FactorSpec.published(), STAGE, 1, tmp_path, "02691156", "abc", 0)
+    assert not view_complete(Checksums.load(directory), other)
+    damaged = bytearray(jpeg.getvalue())
+    damaged[300:310] = bytes(10)  # same size, end marker intact
+    plan.image.write_bytes(bytes(damaged))
+    assert not view_complete(Checksums.load(directory), plan)
+    plan.image.write_bytes(jpeg.getvalue())
+    plan.latent_file.write_bytes(plan.latent_file.read_bytes()[:-8])  # truncated
+    assert not view_complete(Checksums.load(directory), plan)
 
 
 def objects(per_class: dict[str, int]) -> list[tuple[str, str]]:
@@ -121,9 +134,10 @@ def test_objects_list_and_filters_select_objects(tmp_path):
 
 
 def test_a_tree_not_rendered_by_iebench_is_left_alone(tmp_path):
-    root = fake_shapenet(tmp_path / "shapenet", {"02691156": 1})
+    root = fake_shapenet(tmp_path / "shapenet", {"02691156": 2})
     published = tmp_path / "3DIEBench"
-    write_latent(published / "02691156" / "abc" / "latent_0.npy", np.zeros(7))
+    (published / "02691156" / "abc").mkdir(parents=True)
+    np.save(published / "02691156" / "abc" / "latent_0.npy", np.zeros(7))
     with pytest.raises(IebenchError, match="holds views not rendered by iebench"):
         render_objects(RenderConfig(out=published, objects=root, progress=False), print)
     assert sorted(p.name for p in published.iterdir()) == ["02691156"]

@@ -33,7 +33,8 @@ from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
 from iebench.rendering.scene import STAGE
-from iebench.rendering.views import Checksums, plan_view, remove_temp_files, write_latent
+from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
+from iebench.spec.checksums import Checksums
 from iebench.spec.factors import sample_object
 from iebench.spec.layout import FAILURES_NAME, LOCK_NAME, MANIFEST_NAME, object_dir
 from iebench.spec.manifest import Manifest, manifest_paths
@@ -175,12 +176,12 @@ def plan_object(
     synset, object_id = item.synset, item.object_id
     directory = object_dir(config.out, synset, object_id)
     remove_temp_files(directory)
-    checksums = Checksums.load(config.out, synset, object_id)
+    checksums = Checksums.load(directory)
     plans = (
         plan_view(config.spec, STAGE, config.seed, config.out, synset, object_id, view)
         for view in range(config.views)
     )
-    missing = tuple(plan for plan in plans if not checksums.view_complete(plan))
+    missing = tuple(plan for plan in plans if not view_complete(checksums, plan))
     return ObjectJob(synset, object_id, item.mesh, missing, directory / scratch), checksums
 
 

@@ -13,19 +13,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from iebench.core.io import TEMP_PREFIX, write_bytes_atomic, write_json_atomic
+from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
 from iebench.rendering.scene import Stage, describe_view
+from iebench.spec.checksums import Checksums, Digest, digest_of
 from iebench.spec.factors import FactorSpec, sample_view
-from iebench.spec.layout import checksums_path, image_path, latent_path
-
-Digest = dict  # {"size": bytes, "sha256": hex}
+from iebench.spec.layout import image_path, latent_path
 
 
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:
@@ -42,19 +39,7 @@ def latent_bytes(latent: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def digest_of(data: bytes) -> Digest:
-    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def file_digest(path: Path) -> Digest | None:
-    """Size and sha256 of a file; None when it cannot be read."""
-    try:
-        return digest_of(Path(path).read_bytes())
-    except OSError:
-        return None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ViewPlan:
     """Everything about one view, decided by the parent before the worker sees it."""
 
@@ -91,45 +76,11 @@ def plan_view(
     )
 
 
-def _file_order(name: str) -> tuple[int, str]:
-    """Record entries in view order (image, then latent), whatever order they were written in."""
-    match = re.search(r"_(\d+)\.", name)
-    return (int(match.group(1)) if match else -1, name)
-
-
-class Checksums:
-    """An object's ``checksums.json``: file name -> size and sha256 as rendered."""
-
-    def __init__(self, path: Path, entries: dict[str, Digest]) -> None:
-        self.path = path
-        self.entries = entries
-
-    @classmethod
-    def load(cls, out: Path, synset: str, object_id: str) -> Checksums:
-        """The stored record; an unreadable one counts as empty (its views are rendered again)."""
-        path = checksums_path(out, synset, object_id)
-        try:
-            entries = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            entries = {}
-        return cls(path, entries if isinstance(entries, dict) else {})
-
-    def matches(self, path: Path) -> bool:
-        """The file is on disk exactly as recorded."""
-        recorded = self.entries.get(path.name)
-        return recorded is not None and file_digest(path) == recorded
-
-    def view_complete(self, plan: ViewPlan) -> bool:
-        if self.entries.get(plan.latent_file.name) != digest_of(latent_bytes(plan.latent)):
-            return False
-        return self.matches(plan.image) and self.matches(plan.latent_file)
-
-    def record(self, path: Path, digest: Digest) -> None:
-        self.entries[path.name] = digest
-
-    def write(self) -> None:
-        ordered = {name: self.entries[name] for name in sorted(self.entries, key=_file_order)}
-        write_json_atomic(self.path, ordered)
+def view_complete(checksums: Checksums, plan: ViewPlan) -> bool:
+    """Both files on disk as recorded, and the recorded latent the one planned."""
+    if checksums.entries.get(plan.latent_file.name) != digest_of(latent_bytes(plan.latent)):
+        return False
+    return checksums.matches(plan.image) and checksums.matches(plan.latent_file)
 
 
 def write_latent(plan: ViewPlan, checksums: Checksums, image: Digest) -> None:

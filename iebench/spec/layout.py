@@ -4,7 +4,7 @@
 - ``<root>/{train,val}_images.npy``, ``{train,val}_labels.npy``, ``all_latents_{train,val}.npy``;
 - ``<root>/iebench.json``, written by `iebench render` (absent from the published tree), and
   ``<root>/<synset>/<object_id>/checksums.json``: size and sha256 of each view's files as
-  rendered (`iebench.rendering.views`);
+  rendered (`iebench.spec.checksums`);
 - ``<root>/iebench.lock``: held while a render writes the tree (`iebench.core.locks`).
 """
 
@@ -33,10 +33,6 @@ def image_path(root: Path, synset: str, object_id: str, view: int) -> Path:
 
 def latent_path(root: Path, synset: str, object_id: str, view: int) -> Path:
     return object_dir(root, synset, object_id) / f"latent_{view}.npy"
-
-
-def checksums_path(root: Path, synset: str, object_id: str) -> Path:
-    return object_dir(root, synset, object_id) / CHECKSUMS_NAME
 
 
 @dataclass(frozen=True)

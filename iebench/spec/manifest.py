@@ -10,7 +10,7 @@ identity, and the evaluation feature cache is keyed by it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ class Manifest:
     failures: list | None = None
     warnings: list | None = None
     format: str = FORMAT
+    source: Path | None = field(default=None, compare=False)  # the file it was read from
 
     @property
     def seed(self) -> int:
@@ -82,7 +83,10 @@ class Manifest:
 
     @property
     def spec(self) -> FactorSpec:
-        return FactorSpec.from_dict(self.factor_spec)
+        try:
+            return FactorSpec.from_dict(self.factor_spec)
+        except (TypeError, ValueError) as error:
+            raise IebenchError(f"{self.source}: manifest field 'factor_spec': {error}") from None
 
     @property
     def resolution(self) -> int | None:
@@ -142,7 +146,7 @@ class Manifest:
                 raise IebenchError(f"{path}: manifest field {name!r} missing or of the wrong type")
         if not isinstance(data["config"].get("seed"), int):
             raise IebenchError(f"{path}: manifest field 'config' has no integer seed")
-        return cls(format=found, **{name: data[name] for name in wanted})
+        return cls(format=found, source=path, **{name: data[name] for name in wanted})
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
