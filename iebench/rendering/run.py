@@ -118,8 +118,8 @@ def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
         stack.close()
         holders = [error.holder] if error.holder else []
         if error.path == tree and not holders:  # held shared: by shards, which name themselves
-            found = (holder_of(path) for path in sorted(config.out.glob("iebench.shard-*.lock")))
-            holders = [f"shard {path}" for path in found if path]
+            shards = sorted(config.out.glob("iebench.shard-*.lock"))
+            holders = [f"{path.name} by {who}" for path in shards if (who := holder_of(path))]
         raise IebenchError(
             f"{config.out}: another render is writing this tree "
             f"({'; '.join(holders) or 'another process'}); wait for it to end or render into "
