@@ -65,23 +65,28 @@ def test_an_absurd_face_count_fails_before_parsing(tmp_path):
 def test_a_view_is_complete_only_as_recorded_and_with_its_planned_latent(tmp_path):
     plan = plan_view(FactorSpec.published(), STAGE, 0, tmp_path, "02691156", "abc", 0)
     directory = plan.image.parent
-    assert not view_complete(Checksums.load(directory), plan)  # nothing there
+
+    def complete(plan):
+        checksums = Checksums.load(directory)
+        return view_complete(checksums, plan.image, plan.latent_file, plan.latent)
+
+    assert not complete(plan)  # nothing there
     jpeg = io.BytesIO()
     Image.new("RGB", (16, 16), (200, 10, 10)).save(jpeg, "JPEG", quality=95)
     directory.mkdir(parents=True)
     plan.image.write_bytes(jpeg.getvalue())
     write_latent(plan, Checksums.load(directory), digest_of(jpeg.getvalue()))
-    assert view_complete(Checksums.load(directory), plan)
+    assert complete(plan)
     # Another seed's view at the same paths: the recorded latent is not the planned one.
     other = plan_view(FactorSpec.published(), STAGE, 1, tmp_path, "02691156", "abc", 0)
-    assert not view_complete(Checksums.load(directory), other)
+    assert not complete(other)
     damaged = bytearray(jpeg.getvalue())
     damaged[300:310] = bytes(10)  # same size, end marker intact
     plan.image.write_bytes(bytes(damaged))
-    assert not view_complete(Checksums.load(directory), plan)
+    assert not complete(plan)
     plan.image.write_bytes(jpeg.getvalue())
     plan.latent_file.write_bytes(plan.latent_file.read_bytes()[:-8])  # truncated
-    assert not view_complete(Checksums.load(directory), plan)
+    assert not complete(plan)
 
 
 def objects(per_class: dict[str, int]) -> list[tuple[str, str]]:

@@ -35,8 +35,15 @@ from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
 from iebench.rendering.scene import STAGE
 from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
 from iebench.spec.checksums import Checksums
-from iebench.spec.factors import sample_object
-from iebench.spec.layout import FAILURES_NAME, LOCK_NAME, MANIFEST_NAME, object_dir
+from iebench.spec.factors import sample_object, sample_view
+from iebench.spec.layout import (
+    FAILURES_NAME,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    image_path,
+    latent_path,
+    object_dir,
+)
 from iebench.spec.manifest import Manifest, manifest_paths
 
 if TYPE_CHECKING:
@@ -177,12 +184,16 @@ def plan_object(
     directory = object_dir(config.out, synset, object_id)
     remove_temp_files(directory)
     checksums = Checksums.load(directory)
-    plans = (
-        plan_view(config.spec, STAGE, config.seed, config.out, synset, object_id, view)
-        for view in range(config.views)
-    )
-    missing = tuple(plan for plan in plans if not view_complete(checksums, plan))
-    return ObjectJob(synset, object_id, item.mesh, missing, directory / scratch), checksums
+    missing = []
+    for view in range(config.views):
+        latent = sample_view(config.spec, config.seed, synset, object_id, view)
+        image = image_path(config.out, synset, object_id, view)
+        latent_file = latent_path(config.out, synset, object_id, view)
+        if not view_complete(checksums, image, latent_file, latent):
+            missing.append(
+                plan_view(config.spec, STAGE, config.seed, config.out, synset, object_id, view)
+            )
+    return ObjectJob(synset, object_id, item.mesh, tuple(missing), directory / scratch), checksums
 
 
 def _check_compatible(config: RenderConfig) -> None:

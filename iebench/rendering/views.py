@@ -76,11 +76,11 @@ def plan_view(
     )
 
 
-def view_complete(checksums: Checksums, plan: ViewPlan) -> bool:
-    """Both files on disk as recorded, and the recorded latent the one planned."""
-    if checksums.entries.get(plan.latent_file.name) != digest_of(latent_bytes(plan.latent)):
+def view_complete(checksums: Checksums, image: Path, latent_file: Path, latent: np.ndarray) -> bool:
+    """Both files on disk as recorded, and the recorded latent the expected one."""
+    if checksums.entries.get(latent_file.name) != digest_of(latent_bytes(latent)):
         return False
-    return checksums.matches(plan.image) and checksums.matches(plan.latent_file)
+    return checksums.matches(image) and checksums.matches(latent_file)
 
 
 def write_latent(plan: ViewPlan, checksums: Checksums, image: Digest) -> None:
