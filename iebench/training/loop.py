@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import Normalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
@@ -60,7 +60,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 
 def build_model(config: TrainConfig) -> Method:
     """The method with a freshly initialised backbone, from the seed alone (on CPU)."""
-    seed = np.random.SeedSequence([config.seed, _INIT_STREAM]).generate_state(1, np.uint64)[0]
+    seed = stream_int(config.seed, _INIT_STREAM)
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(int(seed))
         backbone = build_backbone(config.backbone, width=config.width, layers=config.layers)
