@@ -20,9 +20,8 @@ from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
 from iebench.spec.layout import SPLITS
-from iebench.spec.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
-
-PROBE_TASKS = ("classification", "rotation", "colour")
+from iebench.spec.results import Results, Score
+from iebench.spec.tasks import PARTS, PREDICTOR_PART, PROBE_TASKS, TASK_REGISTRY, TASKS
 
 
 def representation_parts(submission: Submission) -> dict[str, slice]:
@@ -40,12 +39,14 @@ def representation_parts(submission: Submission) -> dict[str, slice]:
 
 def selected_tasks(submission: Submission, config: EvalConfig) -> list[str]:
     if config.tasks is None:
-        return [t for t in TASKS if t != "equivariance" or submission.predictor is not None]
-    if "equivariance" in config.tasks and submission.predictor is None:
-        raise IebenchError(
-            f"{submission.file}: the equivariance task needs build_predictor(checkpoint) "
-            f"(the model's projector and predictor); leave it out of --tasks"
-        )
+        has_predictor = submission.predictor is not None
+        return [t for t in TASKS if has_predictor or not TASK_REGISTRY[t].needs_predictor]
+    for task in config.tasks:
+        if TASK_REGISTRY[task].needs_predictor and submission.predictor is None:
+            raise IebenchError(
+                f"{submission.file}: the {task} task needs build_predictor(checkpoint) "
+                f"(the model's projector and predictor); leave it out of --tasks"
+            )
     return [t for t in TASKS if t in config.tasks]
 
 
