@@ -29,7 +29,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, write_json_atomic
 from iebench.core.seeding import torch_stream_generator
 from iebench.data.dataset import ViewsDataset
-from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
+from iebench.data.preprocess import MEAN, STD, BatchNormalize, to_uint8_tensor
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.metrics import topk_accuracy
 from iebench.evaluation.probes import make_probe, predict, train_probe
@@ -160,9 +160,7 @@ class StudyData:
     std: tuple[float, float, float]
 
     def normalise(self, images: Tensor) -> Tensor:
-        mean = images.new_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = images.new_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
-        return (images.float() / 255 - mean) / std
+        return BatchNormalize(self.mean, self.std).to(images.device)(images)
 
 
 @dataclass(frozen=True)

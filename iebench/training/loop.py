@@ -26,7 +26,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic, write_text_atomic
 from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
-from iebench.data.preprocess import Normalize, to_uint8_tensor
+from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
 from iebench.training.batchnorm import sync_batch_norm
@@ -146,15 +146,12 @@ class PairInputs:
     """Turns a collated Pair (uint8 images) into a normalised PairBatch on the device."""
 
     def __init__(self, device: torch.device, channels_last: bool) -> None:
-        normalize = Normalize()
-        self.scale = normalize.scale.to(device)
-        self.shift = normalize.shift.to(device)
+        self.normalize = BatchNormalize().to(device)
         self.device = device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def image(self, images: Tensor) -> Tensor:
-        images = images.to(self.device, non_blocking=True).float()
-        images = images.mul_(self.scale).sub_(self.shift)
+        images = self.normalize(images.to(self.device, non_blocking=True))
         return images.contiguous(memory_format=self.memory_format)
 
     def __call__(self, pair: Pair) -> PairBatch:
