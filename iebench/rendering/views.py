@@ -11,7 +11,6 @@ and the recorded latent is the one the factor module draws for it. Anything else
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
+from iebench.core.seeding import cycles_seed
 from iebench.rendering.scene import Stage, describe_view
 from iebench.spec.checksums import Checksums, Digest, digest_of
 from iebench.spec.factors import FactorSpec, sample_view
@@ -28,8 +28,7 @@ from iebench.spec.layout import image_path, latent_path
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:
     """Cycles' sampling seed of a view: fixed by the view's key, so re-renders are identical
     and no two views share a noise pattern."""
-    digest = hashlib.sha256(f"cycles/{seed}/{synset}/{object_id}/{view}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return cycles_seed("cycles", seed, synset, object_id, view)
 
 
 def latent_bytes(latent: np.ndarray) -> bytes:
