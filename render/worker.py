@@ -36,7 +36,7 @@ from iebench.core.io import write_bytes_atomic
 from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.presets import RenderSettings
 from iebench.rendering.scene import SceneDescription, Stage
-from iebench.rendering.views import digest_of
+from iebench.spec.checksums import digest_of
 
 
 def _die_with_parent(parent: int) -> None:
