@@ -157,8 +157,17 @@ def _check_compatible(config: RenderConfig) -> None:
             if previous[name] != value:
                 raise IebenchError(
                     f"{path}: this tree was rendered with another {name.replace('_', ' ')} "
-                    f"({previous[name]}); render into another --out"
+                    f"({_differences(previous[name], value)}); render into another --out, "
+                    "or render with the tree's settings"
                 )
+
+
+def _differences(tree: object, asked: object) -> str:
+    """Only what differs, as "key: tree's value (asked: new value)", for dicts of settings."""
+    if not (isinstance(tree, dict) and isinstance(asked, dict)):
+        return f"{tree!r} (asked: {asked!r})"
+    keys = sorted(k for k in {*tree, *asked} if tree.get(k) != asked.get(k))
+    return ", ".join(f"{k}: {tree.get(k)!r} (asked: {asked.get(k)!r})" for k in keys)
 
 
 def _blender_version(reported: dict | None) -> dict:
