@@ -109,12 +109,21 @@ def study() -> None:
     show_default=True,
     help="Image loading workers.",
 )
-def transformations(data, cifar, out, transformations, device, **options) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def transformations(data, cifar, out, transformations, device, quiet, **options) -> None:
     """Pretrain one encoder per predicted transformation (equal budgets), linear-probe each
     and a random-init encoder; write study.csv and study.png to OUT and print the table."""
     names = tuple(name.strip() for name in transformations.split(",") if name.strip())
     extra = {"device": device} if device else {}
-    config = StudyConfig(out=out, data=data, cifar=cifar, transformations=names, **options, **extra)
+    config = StudyConfig(
+        out=out,
+        data=data,
+        cifar=cifar,
+        transformations=names,
+        progress=not quiet,
+        **options,
+        **extra,
+    )
     rows = run_study(config, log=click.echo)
     click.echo(format_table(rows))
     click.echo(f"wrote {out / 'study.csv'} and {out / 'study.png'}")
