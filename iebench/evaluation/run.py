@@ -14,11 +14,11 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
+from iebench.core.seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
 from iebench.evaluation.submission import Submission, load_submission
-from iebench.core.seeding import torch_generator as generator
 from iebench.evaluation.tasks import (
     SplitData,
     classification,
