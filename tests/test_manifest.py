@@ -54,8 +54,8 @@ def copy_manifest(rendered_tree, out, **changes) -> None:
     ("changes", "words"),
     [
         ({"scene": {"sun_strength": 2.0}}, "another scene"),
-        ({"blender": {"blender": "4.2.0"}}, "another Blender version (4.2.0)"),
-        ({"config": {"seed": 3}}, "another seed (3)"),
+        ({"blender": {"blender": "4.2.0"}}, "another Blender version (4.2.0 (asked: 5.0.1))"),
+        ({"config": {"seed": 3}}, "another seed (3 (asked: 0))"),
     ],
 )
 def test_resume_and_the_feature_cache_share_one_identity(rendered_tree, tmp_path, changes, words):

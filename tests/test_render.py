@@ -435,6 +435,19 @@ def test_a_tree_refuses_a_run_with_another_seed(rendered_tree, tmp_path):
     assert "this tree was rendered with another seed" in result.stderr
 
 
+def test_a_settings_mismatch_lists_only_the_differing_keys(rendered_tree, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(rendered_tree / "iebench.json", out / "iebench.json")
+    objects = str(objects_root(rendered_tree))
+    result = run_cli("--objects", objects, "--out", str(out), *SMALL, "--samples", "9")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert (
+        "this tree was rendered with another render settings (samples: 4 (asked: 9)); "
+        "render into another --out, or render with the tree's settings" in result.stderr
+    )
+
+
 def test_import_is_upright_and_centred(tmp_path):
     """A Y-up OBJ (ShapeNet's convention), tall along Y and off-centre, comes in Z-up with its
     bounding-box centre at the origin."""

@@ -115,8 +115,9 @@ class Manifest:
         for name, words in IDENTITY.items():
             if mine[name] != theirs[name]:
                 raise IebenchError(
-                    f"{path}: this tree was rendered with another {words} ({mine[name]}); "
-                    "render into another --out"
+                    f"{path}: this tree was rendered with another {words} "
+                    f"({differences(mine[name], theirs[name])}); render into another --out, "
+                    "or render with the tree's settings"
                 )
 
     def to_dict(self) -> dict:
@@ -175,3 +176,11 @@ def read_tree_manifest(root: Path) -> Manifest | None:
     the identity); None for a tree without one (the published dataset)."""
     paths = manifest_paths(root)
     return Manifest.read(paths[0]) if paths else None
+
+
+def differences(tree: object, asked: object) -> str:
+    """Only what differs, as "key: tree's value (asked: new value)", for dicts of settings."""
+    if not (isinstance(tree, dict) and isinstance(asked, dict)):
+        return f"{tree} (asked: {asked})"
+    keys = sorted(k for k in {*tree, *asked} if tree.get(k) != asked.get(k))
+    return ", ".join(f"{k}: {tree.get(k)!r} (asked: {asked.get(k)!r})" for k in keys)
