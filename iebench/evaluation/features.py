@@ -26,22 +26,21 @@ from tqdm import tqdm
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, sha256_file
 from iebench.data.dataset import ViewsDataset
-from iebench.data.preprocess import Normalize, to_uint8_tensor
-from iebench.data.tree import TreeIndex, read_manifest
+from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
+from iebench.data.tree import TreeIndex
 from iebench.evaluation.submission import Submission
 from iebench.spec.layout import split_files
+from iebench.spec.manifest import read_tree_manifest
 
 CACHE_FORMAT = 1
 SHARD_OBJECTS = 1024
-# Manifest entries that change the rendered pixels (see iebench.rendering's manifest).
-MANIFEST_IDENTITY = ("factor_spec", "render_settings", "scene")
 
 
 def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) -> str:
     """sha256 over the split files (image lists, labels, latents) and, for a rendered tree,
-    what its pixels depend on beyond them (the manifest's seed, factors, scene, render
-    settings and Blender version; timestamps and counts left out). The published tree
-    has no manifest."""
+    what its pixels depend on beyond them (the manifest's identity: seed, factors, scene,
+    render settings and Blender version; timestamps and counts left out). The published
+    tree has no manifest."""
     digest = hashlib.sha256(f"iebench-dataset-{CACHE_FORMAT}".encode())
     for split in splits:
         files = split_files(root, split)
@@ -49,13 +48,10 @@ def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) 
             if not path.is_file():
                 raise IebenchError(f"{path}: split file missing")
             digest.update(f"{split}/{path.name}:{sha256_file(path)}".encode())
-    manifest = read_manifest(root)
+    manifest = read_tree_manifest(root)
     if manifest is not None:
-        rendering = {key: manifest.get(key) for key in MANIFEST_IDENTITY}
-        rendering["seed"] = (manifest.get("config") or {}).get("seed")
-        # The version only: a resumed render may not know the build or device.
-        rendering["blender"] = (manifest.get("blender") or {}).get("blender")
-        digest.update(f"manifest:{json.dumps(rendering, sort_keys=True)}".encode())
+        identity = json.dumps(manifest.identity(), sort_keys=True)
+        digest.update(f"manifest:{identity}".encode())
     return digest.hexdigest()
 
 
@@ -116,19 +112,6 @@ def open_cache(root: Path, key: str) -> FeatureCache:
             f"{directory}: cannot create the feature cache ({error.strerror}); pass --cache DIR"
         ) from None
     return FeatureCache(directory, SHARD_OBJECTS)
-
-
-class _Normaliser(torch.nn.Module):
-    """uint8 CHW batches -> normalised float, on the device (4x fewer bytes to move)."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        reference = Normalize(mean, std)
-        self.register_buffer("scale", reference.scale.unsqueeze(0))
-        self.register_buffer("shift", reference.shift.unsqueeze(0))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.to(torch.float32).mul_(self.scale).sub_(self.shift)
 
 
 def extract_features(
@@ -194,7 +177,7 @@ def _extract_shards(
         num_workers=workers,
         pin_memory=device.startswith("cuda"),
     )
-    normalise = _Normaliser(metadata.mean, metadata.std).to(device)
+    normalise = BatchNormalize(metadata.mean, metadata.std).to(device)
     encoder = submission.encoder.to(device).eval()
     bar = tqdm(total=len(items), unit="img", desc=f"features {index.split}", disable=not progress)
     pending: list[np.ndarray] = []
