@@ -56,6 +56,7 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
     default = presets["default"]
     curve = {f"default-{n}spp": replace(default, samples=n) for n in (4, 8, 16, 24, 32)}
     accurate = replace(default, denoiser_prefilter="ACCURATE")
+    balanced = replace(default, denoiser_quality="BALANCED")
 
     def adaptive(
         most: int, least: int, threshold: float, base: RenderSettings = accurate
@@ -81,6 +82,20 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
             "adaptive-12..64-t0.1": adaptive(64, 12, 0.1),
             "fast-adaptive-4..24-t0.1": adaptive(24, 4, 0.1, default),
             "fast-adaptive-8..32-t0.05": adaptive(32, 8, 0.05, default),
+            "fast-adaptive-8..48-t0.03": adaptive(48, 8, 0.03, default),
+            "fast-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, default),
+            "fast-adaptive-12..64-t0.03": adaptive(64, 12, 0.03, default),
+            "balanced-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, balanced),
+            "balanced-adaptive-12..96-t0.02": adaptive(96, 12, 0.02, balanced),
+            "fast-adaptive-8..32-guiding": replace(
+                adaptive(32, 8, 0.05, default), path_guiding=True
+            ),
+            "fast-adaptive-8..32-albedo": replace(
+                adaptive(32, 8, 0.05, default), denoiser_passes="RGB_ALBEDO"
+            ),
+            "fast-adaptive-8..32-tex512": replace(
+                adaptive(32, 8, 0.05, default), texture_limit="512"
+            ),
             "accurate-16spp-guiding": replace(accurate, samples=16, path_guiding=True),
             "accurate-16spp-clamp1": replace(accurate, samples=16, clamp_indirect=1.0),
             "accurate-16spp-albedo": replace(accurate, samples=16, denoiser_passes="RGB_ALBEDO"),
