@@ -55,8 +55,10 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
     presets = {name: replace(settings, resolution=resolution) for name, settings in PRESETS.items()}
     default = presets["default"]
     curve = {f"default-{n}spp": replace(default, samples=n) for n in (4, 8, 16, 24, 32)}
-    accurate = replace(default, denoiser_prefilter="ACCURATE")
-    balanced = replace(default, denoiser_quality="BALANCED")
+    # The default until the real-object measurements: 12 plain samples.
+    previous = replace(default, samples=12, adaptive_threshold=None, adaptive_min_samples=0)
+    accurate = replace(previous, denoiser_prefilter="ACCURATE")
+    balanced = replace(previous, denoiser_quality="BALANCED")
 
     def adaptive(
         most: int, least: int, threshold: float, base: RenderSettings = accurate
@@ -67,8 +69,9 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
         presets
         | curve
         | {
+            "previous-default-12spp": previous,
             "16spp-oidn-fast-noprefilter": replace(
-                default, samples=16, denoiser_quality="FAST", denoiser_prefilter="NONE"
+                previous, samples=16, denoiser_quality="FAST", denoiser_prefilter="NONE"
             ),
             "default-bluenoise": replace(default, sampling_pattern="BLUE_NOISE"),
             "default-lighttree": replace(default, light_tree=True),
@@ -80,26 +83,18 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
             "adaptive-8..32-t0.05": adaptive(32, 8, 0.05),
             "adaptive-8..48-t0.05": adaptive(48, 8, 0.05),
             "adaptive-12..64-t0.1": adaptive(64, 12, 0.1),
-            "fast-adaptive-4..24-t0.1": adaptive(24, 4, 0.1, default),
-            "fast-adaptive-8..32-t0.05": adaptive(32, 8, 0.05, default),
-            "fast-adaptive-8..48-t0.03": adaptive(48, 8, 0.03, default),
-            "fast-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, default),
-            "fast-adaptive-12..64-t0.03": adaptive(64, 12, 0.03, default),
+            "fast-adaptive-4..24-t0.1": adaptive(24, 4, 0.1, previous),
+            "fast-adaptive-8..40-t0.04": adaptive(40, 8, 0.04, previous),
+            "fast-adaptive-8..48-t0.03": adaptive(48, 8, 0.03, previous),
+            "fast-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, previous),
+            "fast-adaptive-12..64-t0.03": adaptive(64, 12, 0.03, previous),
+            "noprefilter-adaptive-8..32-t0.05": replace(default, denoiser_prefilter="NONE"),
             "balanced-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, balanced),
             "balanced-adaptive-12..96-t0.02": adaptive(96, 12, 0.02, balanced),
-            "fast-adaptive-8..32-guiding": replace(
-                adaptive(32, 8, 0.05, default), path_guiding=True
-            ),
-            "fast-adaptive-8..32-albedo": replace(
-                adaptive(32, 8, 0.05, default), denoiser_passes="RGB_ALBEDO"
-            ),
-            "fast-adaptive-8..32-tex512": replace(
-                adaptive(32, 8, 0.05, default), texture_limit="512"
-            ),
-            "accurate-16spp-guiding": replace(accurate, samples=16, path_guiding=True),
+            "default-guiding": replace(default, path_guiding=True),
+            "default-albedo-only": replace(default, denoiser_passes="RGB_ALBEDO"),
+            "default-tex512": replace(default, texture_limit="512"),
             "accurate-16spp-clamp1": replace(accurate, samples=16, clamp_indirect=1.0),
-            "accurate-16spp-albedo": replace(accurate, samples=16, denoiser_passes="RGB_ALBEDO"),
-            "accurate-16spp-tex512": replace(accurate, samples=16, texture_limit="512"),
             "accurate-16spp-lighttree": replace(accurate, samples=16, light_tree=True),
         }
     )
