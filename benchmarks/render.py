@@ -84,6 +84,8 @@ def candidates(resolution: int) -> dict[str, RenderSettings]:
             "adaptive-8..48-t0.05": adaptive(48, 8, 0.05),
             "adaptive-12..64-t0.1": adaptive(64, 12, 0.1),
             "fast-adaptive-4..24-t0.1": adaptive(24, 4, 0.1, previous),
+            "fast-adaptive-8..24-t0.05": adaptive(24, 8, 0.05, previous),
+            "fast-adaptive-6..32-t0.06": adaptive(32, 6, 0.06, previous),
             "fast-adaptive-8..40-t0.04": adaptive(40, 8, 0.04, previous),
             "fast-adaptive-8..48-t0.03": adaptive(48, 8, 0.03, previous),
             "fast-adaptive-8..64-t0.02": adaptive(64, 8, 0.02, previous),
