@@ -3,7 +3,7 @@ render of the same views, for the presets, the default's sample-count curve, a f
 settings, and a naive pipeline that rebuilds the Blender scene for every view.
 
     python benchmarks/render.py --views 6 --resolution 256 --truth-samples 2048
-    python benchmarks/render.py --objects ~/.cache/iebench/real-objects --no-naive
+    python benchmarks/render.py --objects ~/.cache/iebench/real-objects --no-naive --and-builtin
 
 Views are fixed: view 0 of the first object of each of the first N built-in categories, or
 the first views of every object of a ShapeNet-layout tree (--objects; benchmarks/
@@ -157,7 +157,7 @@ def print_table(
     SSIM, seconds per image and throughput against the reference."""
     reference = np.mean(seconds["reference"])
     reference_psnr = np.array([q[0] for q in quality["reference"]])
-    header = f"{'setting':<28}{'s/image':>9}{'x ref':>7}{'PSNR':>7}{'dPSNR':>7}"
+    header = f"{'setting':<34}{'s/image':>9}{'x ref':>7}{'PSNR':>7}{'dPSNR':>7}"
     print(header + f"{'worst':>7}{'SSIM':>8}{'worst':>8}")
     for name in names:
         time_per_image = np.mean(seconds[name])
@@ -165,7 +165,7 @@ def print_table(
         view_ssim = np.array([q[1] for q in quality[name]])
         loss = view_psnr - reference_psnr
         print(
-            f"{name:<28}{time_per_image:>9.3f}{reference / time_per_image:>7.2f}"
+            f"{name:<34}{time_per_image:>9.3f}{reference / time_per_image:>7.2f}"
             f"{view_psnr.mean():>7.2f}{loss.mean():>7.2f}{loss.min():>7.2f}"
             f"{view_ssim.mean():>8.4f}{view_ssim.min():>8.4f}"
         )
@@ -182,11 +182,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="settings to measure (default: all)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive pipelines")
     parser.add_argument(
+        "--and-builtin", action="store_true", help="with --objects: the built-in set's table too"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "iebench-render-bench"
     )
     args = parser.parse_args()
     try:
         run(args)
+        if args.objects is not None and args.and_builtin:
+            run(argparse.Namespace(**{**vars(args), "objects": None}))
     except IebenchError as error:
         raise SystemExit(f"error: {error}") from None
 
