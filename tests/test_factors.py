@@ -3,6 +3,7 @@ import multiprocessing
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.transform import Rotation
 
 from iebench.core.errors import IebenchError
@@ -158,3 +159,39 @@ def test_relative_rotation_is_r_i_inverse_r_j():
     np.testing.assert_allclose(np.abs(canonical), np.abs(quaternions), atol=1e-12)
     identity = factors.relative_quaternion(euler_i, euler_i, canonical=True)
     np.testing.assert_allclose(identity, np.tile([0, 0, 0, 1.0], (10, 1)), atol=1e-12)
+
+
+# Pinned: conj(q_i) q_j, scalar-last, the sign scipy >= 1.11 gives. scipy 1.10.1 gives the
+# negative of every row (its Rotation.inv() negated the scalar part), so under scipy 1.10
+# training and evaluation disagreed before relative_quaternion became pure numpy.
+PINNED_EULER_I = [[0.3, -0.5, 1.2], [-1.4, 0.9, -0.2], [1.5, 1.5, -1.5]]
+PINNED_EULER_J = [[-0.7, 0.4, 0.1], [0.6, -1.1, 1.3], [-1.5, 0.2, 0.8]]
+PINNED_RELATIVE = [
+    [-0.39095807071701855, 0.4671392433372687, -0.4379577620972829, 0.6611548327693375],
+    [0.3694291510842584, -0.8312091339159808, 0.38493142658876434, 0.15633705526249395],
+    [-0.37288307400325016, -0.24721104613699604, 0.6024088167435107, -0.6610208236503763],
+]
+PINNED_ABSOLUTE_I = [
+    [0.25762853798958335, -0.12014247631977643, 0.5714598517275828, 0.7698226806613265],
+    [-0.5439733661177146, 0.3889297389014186, 0.21005732793825102, 0.713233870572675],
+    [0.7048936121269538, 0.02496236632867388, -0.7048936121269538, 0.07501247517916071],
+]
+
+
+def test_relative_quaternions_are_pinned_whatever_the_scipy_version():
+    relative = factors.relative_quaternion(np.array(PINNED_EULER_I), np.array(PINNED_EULER_J))
+    np.testing.assert_allclose(relative, PINNED_RELATIVE, rtol=0, atol=1e-15)
+    absolute = factors.euler_to_quaternion(np.array(PINNED_EULER_I))
+    np.testing.assert_allclose(absolute, PINNED_ABSOLUTE_I, rtol=0, atol=1e-15)
+    # The third pair has w < 0: the sign is not canonicalised unless asked.
+    canonical = factors.relative_quaternion(PINNED_EULER_I, PINNED_EULER_J, canonical=True)
+    np.testing.assert_allclose(canonical[2], -np.array(PINNED_RELATIVE[2]), atol=1e-15)
+
+
+def test_training_pairs_use_the_pinned_convention(rendered_tree):
+    from iebench.data.dataset import PairsDataset
+
+    pairs = PairsDataset(rendered_tree, "train", transform=lambda image: torch.zeros(1))
+    pair = pairs[0]
+    expected = factors.relative_quaternion(pair.latent_i[:3].double(), pair.latent_j[:3].double())
+    np.testing.assert_allclose(pair.rotation.numpy(), expected, atol=1e-6)

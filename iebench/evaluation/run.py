@@ -20,7 +20,7 @@ from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
 from iebench.spec.layout import SPLITS
-from iebench.spec.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
+from iebench.spec.results import PARTS, TASKS, Results, Score
 
 PROBE_TASKS = ("classification", "rotation", "colour")
 
@@ -83,8 +83,6 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         submission = load_submission(encoder, config.checkpoint, config.device)
     tasks = selected_tasks(submission, config)
     indices = {split: TreeIndex.load(config.data, split) for split in SPLITS}
-    # Probes train on train and are scored on val; the predictor is scored on val alone.
-    needed = ("val",) if tasks == ["equivariance"] else SPLITS
     for index in indices.values():
         if index.num_objects == 0:
             raise IebenchError(f"{config.data}: split {index.split!r} has no objects")
@@ -106,13 +104,13 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
                 config.workers,
                 config.progress and processes.is_main,
             )
-            for split in needed
+            for split in SPLITS
         }
     finally:
         stop(processes)
     if not processes.is_main:
         return None
-    data = {split: SplitData.build(indices[split], features[split], device) for split in needed}
+    data = {split: SplitData.build(indices[split], features[split], device) for split in SPLITS}
     extracted = time.perf_counter()
 
     scores = _run_tasks(submission, config, tasks, data)
@@ -214,8 +212,10 @@ def _run_tasks(
     bar.close()
     if "equivariance" in tasks:
         # No probe is trained: the predictor's scores do not depend on the seed.
-        result = equivariance(data["val"], submission.predictor)
-        collected["equivariance"] = {PREDICTOR_PART: {m: [v] for m, v in result.items()}}
+        result = equivariance(data, submission.predictor)
+        collected["equivariance"] = {
+            part: {m: [v] for m, v in values.items()} for part, values in result.items()
+        }
     return {
         task: {
             part: {metric: _summary(values) for metric, values in metrics.items()}

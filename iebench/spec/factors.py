@@ -218,10 +218,40 @@ def matrix_to_euler(matrices: np.ndarray) -> np.ndarray:
 
 
 def euler_to_quaternion(angles: np.ndarray) -> np.ndarray:
-    """(..., 3) Euler angles -> (..., 4) quaternions (x, y, z, w)."""
+    """(..., 3) Euler angles -> (..., 4) quaternions (x, y, z, w), in pure numpy.
+
+    q = q_z(c) q_y(b) q_x(a), each elementary quaternion with w = cos(angle / 2): the
+    same numbers scipy's ``from_euler("xyz", ...).as_quat()`` gives (every version
+    checked: 1.10.1 and 1.17.1), computed here so that no scipy release can change them.
+    """
     angles = np.asarray(angles, dtype=np.float64)
-    flat = Rotation.from_euler("xyz", angles.reshape(-1, 3)).as_quat()
-    return flat.reshape(*angles.shape[:-1], 4)
+    half = angles / 2
+    cos, sin = np.cos(half), np.sin(half)
+    zero = np.zeros_like(half[..., 0])
+
+    def elementary(axis: int) -> np.ndarray:
+        vector = [zero, zero, zero]
+        vector[axis] = sin[..., axis]
+        return np.stack([*vector, cos[..., axis]], axis=-1)
+
+    return quaternion_multiply(quaternion_multiply(elementary(2), elementary(1)), elementary(0))
+
+
+def quaternion_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hamilton product p q of scalar-last quaternions: the rotation q, then p."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    px, py, pz, pw = np.moveaxis(p, -1, 0)
+    qx, qy, qz, qw = np.moveaxis(q, -1, 0)
+    return np.stack(
+        [
+            pw * qx + px * qw + py * qz - pz * qy,
+            pw * qy - px * qz + py * qw + pz * qx,
+            pw * qz + px * qy - py * qx + pz * qw,
+            pw * qw - px * qx - py * qy - pz * qz,
+        ],
+        axis=-1,
+    )
 
 
 def quaternion_to_euler(quaternions: np.ndarray) -> np.ndarray:
@@ -258,11 +288,17 @@ def relative_rotation(euler_i: np.ndarray, euler_j: np.ndarray) -> np.ndarray:
 def relative_quaternion(
     euler_i: np.ndarray, euler_j: np.ndarray, canonical: bool = False
 ) -> np.ndarray:
-    """Quaternion (x, y, z, w) of R_i^-1 R_j, composed as scipy does (no sign fix by default)."""
-    euler_i = np.asarray(euler_i, dtype=np.float64)
-    euler_j = np.asarray(euler_j, dtype=np.float64)
-    shape = np.broadcast_shapes(euler_i.shape, euler_j.shape)
-    r_i = Rotation.from_euler("xyz", np.broadcast_to(euler_i, shape).reshape(-1, 3))
-    r_j = Rotation.from_euler("xyz", np.broadcast_to(euler_j, shape).reshape(-1, 3))
-    quaternions = (r_i.inv() * r_j).as_quat().reshape(*shape[:-1], 4)
+    """The quaternion (x, y, z, w) of R_i^-1 R_j: conj(q_i) q_j, for every pair.
+
+    The one place the benchmark computes relative rotations (training pairs,
+    probes, the equivariance metrics, the benchmarks). The sign is the one scipy
+    >= 1.11 gives for ``(r_i.inv() * r_j).as_quat()``; scipy <= 1.10 gives the
+    negative (its ``inv()`` negated the scalar part). Pure numpy, so the sign never
+    depends on the installed scipy (docs/protocol.md, "Conventions"). Not
+    sign-canonicalised unless ``canonical`` (then w >= 0). Euler arrays broadcast.
+    """
+    q_i = euler_to_quaternion(euler_i)
+    q_j = euler_to_quaternion(euler_j)
+    conjugate = q_i * np.array([-1.0, -1.0, -1.0, 1.0])
+    quaternions = quaternion_multiply(conjugate, q_j)
     return canonical_quaternion(quaternions) if canonical else quaternions

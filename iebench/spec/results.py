@@ -11,6 +11,8 @@
                    "batch_size", "epochs"}, "seeds", "backbone_mode"},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
+                (equivariance parts: predictor = val-val, predictor-train-train,
+                 predictor-val-all with PRE only; the last two are optional)
       "timings": {"extraction_s", "probes_s", "total_s"},
       "config": {...}   (optional: the EvalConfig of the run)
     }
@@ -40,6 +42,13 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 TASKS = tuple(TASK_METRICS)
 PARTS = ("full", "invariant", "equivariant")
 PREDICTOR_PART = "predictor"
+# The equivariance task's parts, as the official scripts report them (source-targets):
+# "predictor" is val-val (what the board ranks); train-train; PRE of val against all targets.
+PREDICTOR_PARTS: dict[str, tuple[str, ...]] = {
+    PREDICTOR_PART: TASK_METRICS["equivariance"],
+    "predictor-train-train": TASK_METRICS["equivariance"],
+    "predictor-val-all": ("pre",),
+}
 PROTOCOL_NAMES = ("reference", "quick")
 
 _SECTIONS: dict[str, dict[str, Any]] = {
@@ -229,7 +238,7 @@ def _score_problems(scores: Any) -> list[str | None]:
         if task not in TASK_METRICS:
             problems.append(f"scores.{task}: unknown task; expected one of {TASKS}")
             continue
-        allowed_parts = (PREDICTOR_PART,) if task == "equivariance" else PARTS
+        allowed_parts = tuple(PREDICTOR_PARTS) if task == "equivariance" else PARTS
         if not isinstance(parts, dict):
             problems.append(f"scores.{task}: not an object")
             continue
@@ -238,8 +247,9 @@ def _score_problems(scores: Any) -> list[str | None]:
             if part not in allowed_parts:
                 problems.append(f"{where}: unknown part; expected one of {allowed_parts}")
                 continue
-            if not isinstance(metrics, dict) or set(metrics) != set(TASK_METRICS[task]):
-                problems.append(f"{where}: expected metrics {TASK_METRICS[task]}")
+            expected = PREDICTOR_PARTS[part] if task == "equivariance" else TASK_METRICS[task]
+            if not isinstance(metrics, dict) or set(metrics) != set(expected):
+                problems.append(f"{where}: expected metrics {expected}")
                 continue
             for metric, score in metrics.items():
                 if not isinstance(score, dict) or set(score) != {"mean", "std", "n"}:
@@ -288,11 +298,14 @@ def format_table(results: Results) -> str:
     """A readable plain-text table: a row per (task, metric), a column per representation part."""
     protocol, encoder = results.protocol, results.encoder
     present = {part for parts in results.scores.values() for part in parts}
-    columns = [p for p in (*PARTS, PREDICTOR_PART) if p in present]
+    columns = [p for p in (*PARTS, *PREDICTOR_PARTS) if p in present]
     rows = [["task", "metric", *columns]]
     for task, parts in results.scores.items():
         for metric in TASK_METRICS[task]:
-            cells = [_format_score(task, parts[p][metric]) if p in parts else "" for p in columns]
+            cells = [
+                _format_score(task, parts[p][metric]) if metric in parts.get(p, {}) else ""
+                for p in columns
+            ]
             rows.append([task, metric, *cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     timings = results.timings
