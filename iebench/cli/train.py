@@ -10,7 +10,7 @@ from iebench.core.errors import IebenchError
 from iebench.methods import CONDITIONINGS, METHODS
 from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES
-from iebench.training.config import PRECISIONS, TrainConfig
+from iebench.training.config import COVARIANCE_DIVISORS, LAST_BATCHES, PRECISIONS, TrainConfig
 
 
 def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -64,6 +64,20 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--workers", type=int, default=4, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
+@click.option(
+    "--last-batch",
+    type=click.Choice(LAST_BATCHES),
+    default="keep",
+    show_default=True,
+    help="Train on each epoch's partial last batch (as the official loop) or drop it.",
+)
+@click.option(
+    "--covariance-divisor",
+    type=click.Choice(COVARIANCE_DIVISORS),
+    default="rows",
+    show_default=True,
+    help="VICReg/SIE covariance over rows - 1, or the official --batch-size - 1.",
+)
 @click.option("--channels-last", is_flag=True, help="GPU: channels-last memory format.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -99,6 +113,8 @@ def train_command(method: str, data: Path, out: Path, resume: bool, **options) -
         workers=options["workers"],
         device=options["device"],
         precision=options["precision"],
+        last_batch=options["last_batch"],
+        covariance_divisor=options["covariance_divisor"],
         channels_last=options["channels_last"],
         compile=options["compile_"],
         progress=not options["quiet"],

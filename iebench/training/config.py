@@ -22,6 +22,12 @@ from iebench.methods import CONDITIONINGS, MethodSpec, method_info
 from iebench.models.backbones import backbone_info
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# What an epoch does with the objects left after the last full batch: train on them (the
+# official loop: 41 steps per epoch on the published 41,920 train objects) or skip them.
+LAST_BATCHES = ("keep", "drop")
+# Covariance normaliser: the rows of the batch present (iebench), or the configured batch
+# size (the official code, which divides a partial batch's covariance by it too).
+COVARIANCE_DIVISORS = ("rows", "batch-size")
 # Fields that may differ when a run is resumed: where and how fast it runs, not what it computes.
 RUNTIME_FIELDS = ("out", "epochs", "workers", "device", "progress", "compile", "channels_last")
 # Projector layers default to this multiple of the backbone output (2048 for 512).
@@ -51,7 +57,9 @@ class TrainConfig:
     seed: int = 0
     workers: int = 4
     device: str = "auto"  # auto: CUDA when available
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; fp16: + GradScaler
+    last_batch: str = "keep"  # one of LAST_BATCHES
+    covariance_divisor: str = "rows"  # one of COVARIANCE_DIVISORS
     channels_last: bool = False
     compile: bool = False
     progress: bool = True
@@ -123,6 +131,7 @@ class TrainConfig:
             equivariant_dims=self.equivariant_dims,
             options=dict(self.options),
             seed=self.seed,
+            covariance_rows=self.batch_size if self.covariance_divisor == "batch-size" else None,
         )
 
     def _check_basics(self) -> None:
@@ -151,6 +160,10 @@ class TrainConfig:
             problems.append("workers must be >= 0")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.last_batch not in LAST_BATCHES:
+            problems.append(f"last_batch must be one of {', '.join(LAST_BATCHES)}")
+        if self.covariance_divisor not in COVARIANCE_DIVISORS:
+            problems.append(f"covariance_divisor must be one of {', '.join(COVARIANCE_DIVISORS)}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             problems.append("device must be auto, cpu or cuda[:N]")
         if problems:
