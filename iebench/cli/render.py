@@ -9,6 +9,7 @@ import click
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
+from iebench.rendering.scene import SCENES
 
 FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's names
 
@@ -30,6 +31,13 @@ FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's
 @click.option("--views", type=int, default=50, show_default=True, help="Views per object.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dataset seed.")
 @click.option("--factors", type=click.Choice(FACTOR_SPECS), default="published", show_default=True)
+@click.option(
+    "--scene",
+    type=click.Choice(list(SCENES)),
+    default="published",
+    show_default=True,
+    help="published: as the official renders (soft sun shadow); shadowless: no sun shadows.",
+)
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True)
 @click.option("--resolution", type=int, help="Image size in pixels (overrides the preset).")
 @click.option("--samples", type=int, help="Cycles samples (overrides the preset).")

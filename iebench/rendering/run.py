@@ -25,7 +25,6 @@ from iebench.data.splits import read_split_keys, seeded_split, split_like, write
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.pool import ObjectJob, WorkerPool
-from iebench.rendering.scene import STAGE
 from iebench.rendering.views import remove_temp_files, view_complete
 from iebench.spec.factors import sample_object, sample_view
 from iebench.spec.layout import FAILURES_NAME, MANIFEST_NAME, image_path, latent_path, object_dir
@@ -261,7 +260,7 @@ def _pool(config: RenderConfig, on_view: Callable[[ObjectJob], None]) -> WorkerP
 def _worker_init(config: RenderConfig) -> dict:
     return {
         "settings": config.settings.to_dict(),
-        "stage": STAGE.to_dict(),
+        "stage": config.stage.to_dict(),
         "spec": config.spec.to_dict(),
         "seed": config.seed,
         "out": str(config.out),
@@ -300,7 +299,7 @@ def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) 
         "factor_spec": config.spec.to_dict(),
         "latent_names": list(config.spec.names),
         "render_settings": config.settings.to_dict(),
-        "scene": STAGE.to_dict(),
+        "scene": config.stage.to_dict(),
     }
     if report is None:
         return manifest
