@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -87,3 +89,60 @@ def test_evaluate_official_training_checkpoint_runs_every_metric(rendered_tree, 
     scores = json.loads(out.read_text())["scores"]["equivariance"]
     assert set(scores) == {"predictor", "predictor-train-train", "predictor-val-all"}
     assert set(scores["predictor"]) == {"mrr", "h@1", "h@2", "h@5", "h@10", "pre"}
+
+
+def parity_module():
+    """benchmarks/parity_official.py (its seeded models, inputs and iebench's side)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "parity_official.py"
+    spec = importlib.util.spec_from_file_location("parity_official", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# What `python benchmarks/parity_official.py --sie-repo SIE` printed for the official code
+# (facebookresearch/SIE 54541cf, torch 2.13 CPU) on its seeded weights and inputs.
+OFFICIAL_LOSSES = {
+    "sie": {
+        "inv": 0.238178164,
+        "equi": 15.8346987,
+        "std": 0.639921904,
+        "pred_std": 8.56618281e-05,
+        "cov": 11.4489231,
+        "loss": 91.4869156,
+    },
+    "vicreg": {"inv": 0.243605047, "std": 0.638030529, "cov": 11.7254419, "loss": 20.5417976},
+}
+OFFICIAL_GRADIENT_NORMS = {"sie": 1751.07052, "vicreg": 336.381393}
+OFFICIAL_METRICS = {
+    "mrr": 0.0891592062,
+    "h@1": 0.0166666667,
+    "h@2": 0.0416666667,
+    "h@5": 0.111666667,
+    "h@10": 0.19,
+    "pre": 0.758213508,
+    "r2": -1.41242552,
+    "top1": 0.015625,
+    "top5": 0.0625,
+}
+
+
+@pytest.mark.parametrize("method", ["sie", "vicreg"])
+def test_losses_and_gradients_equal_the_official_code(method):
+    parity = parity_module()
+    values, grads = parity.iebench_step(parity.seeded_model(method), parity.seeded_inputs())
+    assert set(values) == set(OFFICIAL_LOSSES[method])
+    for name, official in OFFICIAL_LOSSES[method].items():
+        assert values[name] == pytest.approx(official, rel=1e-5), name
+    assert parity.gradient_norm(grads) == pytest.approx(OFFICIAL_GRADIENT_NORMS[method], rel=1e-5)
+
+
+def test_metrics_equal_the_official_scripts_without_ties():
+    parity = parity_module()
+    values = parity.iebench_metric_values(parity.seeded_metric_arrays())
+    for name, official in OFFICIAL_METRICS.items():
+        assert values[name] == pytest.approx(official, rel=1e-6, abs=1e-9), name
+    arrays = parity.seeded_metric_arrays()  # the script's own official-rule implementation
+    assert parity.official_rank_scores(arrays["pred"], arrays["target"])["mrr"] == pytest.approx(
+        OFFICIAL_METRICS["mrr"]
+    )
