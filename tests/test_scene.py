@@ -1,4 +1,4 @@
-"""The plain-Python scene description (REFERENCE.md section 2), without Blender."""
+"""The plain-Python scene description (docs/protocol.md section 2), without Blender."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The benchmark's metrics (docs/protocol.md, "Metrics"): numpy or torch arrays in, floats out.
+"""The benchmark's metrics (docs/protocol.md section 6): numpy or torch arrays in, floats out.
 
 Ties never favour the truth, nor depend on sort order: every rank-based score
 (top-k, MRR, H@k) and PRE's nearest neighbour are the EXPECTED value under a

@@ -1,4 +1,4 @@
-"""The benchmark tasks on cached features (docs/protocol.md, "Probes" and "Metrics").
+"""The benchmark tasks on cached features (docs/protocol.md sections 5-6).
 
 classification  Linear(D, 55); each epoch one random view per training object;
                 scored (top-1, top-5 in percent) on every validation view.

@@ -1,4 +1,4 @@
-"""The 3DIEBench scene as plain data (docs/protocol.md, "Scene"), with no Blender dependency.
+"""The 3DIEBench scene as plain data (docs/protocol.md section 2), with no Blender dependency.
 
 `describe_view(latent, spec)` turns one latent into everything the renderer sets
 for that view; `STAGE` holds what is fixed for the whole dataset (`SCENES`: it and

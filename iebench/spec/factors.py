@@ -1,6 +1,6 @@
 """The factor space: the single source of truth for what a view of 3DIEBench is.
 
-A view is a latent vector (float64) in the published order (REFERENCE.md section 1):
+A view is a latent vector (float64) in the published order (docs/protocol.md section 1):
 
     0, 1, 2  object rotation, Euler angles about X, Y, Z (extrinsic "xyz")
     3        floor hue
@@ -294,7 +294,7 @@ def relative_quaternion(
     probes, the equivariance metrics, the benchmarks). The sign is the one scipy
     >= 1.11 gives for ``(r_i.inv() * r_j).as_quat()``; scipy <= 1.10 gives the
     negative (its ``inv()`` negated the scalar part). Pure numpy, so the sign never
-    depends on the installed scipy (docs/protocol.md, "Conventions"). Not
+    depends on the installed scipy (docs/protocol.md section 9). Not
     sign-canonicalised unless ``canonical`` (then w >= 0). Euler arrays broadcast.
     """
     q_i = euler_to_quaternion(euler_i)

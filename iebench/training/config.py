@@ -1,6 +1,6 @@
 """TrainConfig: everything a training run depends on, validated once and stored with the run.
 
-Defaults are the SIE paper's (REFERENCE.md section 4): Adam, lr 1e-3, weight
+Defaults are the SIE paper's (docs/protocol.md section 4): Adam, lr 1e-3, weight
 decay 1e-6, constant lr, global batch 1024, 2000 epochs, 256 px, ResNet-18.
 Fields left as None take the method's defaults when the config is resolved
 (projector 4x the backbone's output per layer, i.e. 2048-2048-2048 for
