@@ -20,10 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from iebench.core.seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings
-from iebench.evaluation.probes import HIDDEN, generator, make_probe, predict, train_probe
+from iebench.evaluation.probes import HIDDEN, make_probe, predict, train_probe
 from iebench.evaluation.submission import Predictor
 from iebench.spec.factors import (
     COLOUR_FACTORS,
@@ -31,7 +32,7 @@ from iebench.spec.factors import (
     euler_to_quaternion,
     relative_quaternion,
 )
-from iebench.spec.results import PREDICTOR_PART
+from iebench.spec.tasks import PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART
 from iebench.spec.taxonomy import NUM_CLASSES
 
 # Chunk of rows sent through the predictor at once (bounds memory on the full dataset).
@@ -212,7 +213,7 @@ def equivariance(splits: dict[str, SplitData], predictor: Predictor) -> dict[str
     }
     quaternions = {name: data.quaternions.reshape(-1, 4) for name, data in splits.items()}
     scores: dict[str, dict[str, float]] = {}
-    for name, part in (("val", PREDICTOR_PART), ("train", "predictor-train-train")):
+    for name, part in (("val", PREDICTOR_PART), ("train", PREDICTOR_TRAIN_PART)):
         if name not in predicted:
             continue
         embeddings, predictions = predicted[name]
@@ -222,7 +223,7 @@ def equivariance(splits: dict[str, SplitData], predictor: Predictor) -> dict[str
     if {"train", "val"} <= set(predicted):
         targets = torch.cat([flat["train"][0], flat["val"][0]])
         target_quaternions = torch.cat([quaternions["train"], quaternions["val"]])
-        scores["predictor-val-all"] = {
+        scores[PREDICTOR_VAL_ALL_PART] = {
             "pre": metrics.pre(flat["val"][1], targets, target_quaternions, quaternions["val"])
         }
     return scores

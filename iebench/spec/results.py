@@ -31,24 +31,9 @@ from typing import Any
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
+from iebench.spec.tasks import PARTS, TASK_METRICS, TASK_REGISTRY, TASKS
 
 SCHEMA_VERSION = 1
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("top1", "top5"),
-    "rotation": ("r2",),
-    "colour": ("r2",),
-    "equivariance": ("mrr", "h@1", "h@2", "h@5", "h@10", "pre"),
-}
-TASKS = tuple(TASK_METRICS)
-PARTS = ("full", "invariant", "equivariant")
-PREDICTOR_PART = "predictor"
-# The equivariance task's parts, as the official scripts report them (source-targets):
-# "predictor" is val-val (what the board ranks); train-train; PRE of val against all targets.
-PREDICTOR_PARTS: dict[str, tuple[str, ...]] = {
-    PREDICTOR_PART: TASK_METRICS["equivariance"],
-    "predictor-train-train": TASK_METRICS["equivariance"],
-    "predictor-val-all": ("pre",),
-}
 PROTOCOL_NAMES = ("reference", "quick")
 
 _SECTIONS: dict[str, dict[str, Any]] = {
@@ -238,7 +223,7 @@ def _score_problems(scores: Any) -> list[str | None]:
         if task not in TASK_METRICS:
             problems.append(f"scores.{task}: unknown task; expected one of {TASKS}")
             continue
-        allowed_parts = tuple(PREDICTOR_PARTS) if task == "equivariance" else PARTS
+        allowed_parts = TASK_REGISTRY[task].parts
         if not isinstance(parts, dict):
             problems.append(f"scores.{task}: not an object")
             continue
@@ -247,7 +232,7 @@ def _score_problems(scores: Any) -> list[str | None]:
             if part not in allowed_parts:
                 problems.append(f"{where}: unknown part; expected one of {allowed_parts}")
                 continue
-            expected = PREDICTOR_PARTS[part] if task == "equivariance" else TASK_METRICS[task]
+            expected = TASK_REGISTRY[task].metrics_of(part)
             if not isinstance(metrics, dict) or set(metrics) != set(expected):
                 problems.append(f"{where}: expected metrics {expected}")
                 continue
@@ -288,8 +273,8 @@ def read_results(path: Path) -> Results:
     return Results.from_dict(data, str(path))
 
 
-def _format_score(task: str, score: Score) -> str:
-    digits = 2 if task == "classification" else 3
+def _format_score(task: str, metric: str, score: Score) -> str:
+    digits = TASK_REGISTRY[task].metric(metric).digits
     text = f"{score.mean:.{digits}f}"
     return text + (f" ± {score.std:.{digits}f}" if score.n > 1 else "")
 
@@ -298,12 +283,12 @@ def format_table(results: Results) -> str:
     """A readable plain-text table: a row per (task, metric), a column per representation part."""
     protocol, encoder = results.protocol, results.encoder
     present = {part for parts in results.scores.values() for part in parts}
-    columns = [p for p in (*PARTS, *PREDICTOR_PARTS) if p in present]
+    columns = [p for p in (*PARTS, *TASK_REGISTRY["equivariance"].parts) if p in present]
     rows = [["task", "metric", *columns]]
     for task, parts in results.scores.items():
         for metric in TASK_METRICS[task]:
             cells = [
-                _format_score(task, parts[p][metric]) if metric in parts.get(p, {}) else ""
+                _format_score(task, metric, parts[p][metric]) if metric in parts.get(p, {}) else ""
                 for p in columns
             ]
             rows.append([task, metric, *cells])
