@@ -20,12 +20,12 @@ from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.metrics import r2_score
 from iebench.evaluation.submission import EncoderMetadata, Submission, load_submission
 from iebench.evaluation.tasks import (
-    PAIR_TARGETS,
     SplitData,
     equivariance,
+    pair_task_targets,
     random_pairs,
     relative_rotations,
-    validation_pairs,
+    val_pairs,
 )
 from iebench.models.resnet import resnet18
 from iebench.spec.factors import quaternion_multiply, relative_quaternion
@@ -135,6 +135,8 @@ def test_end_to_end_quick_protocol_writes_valid_results(rendered_tree, encoder_f
         "invariant",
         "equivariant",
         "predictor",
+        "predictor-train-train",
+        "predictor-val-all",
         "reference",
     ]
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[lines.index(header) :]}
@@ -475,9 +477,7 @@ def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_p
     # R^2 around one global mean rewards each output's own mean: chance is the best constant.
     val = SplitData.build(TreeIndex.load(rendered_tree, "val"), np.zeros((4, views, 1)), "cpu")
     for task in ("rotation", "colour"):
-        objects, i, j = validation_pairs(
-            task, val, 0, EvalConfig(data=Path(".")).val_pairs_per_object
-        )
-        targets = PAIR_TARGETS[task][0](val, objects, i, j)
+        pairs = val_pairs(task, val, 0, EvalConfig(data=Path(".")).val_pairs_per_object)
+        targets = pair_task_targets(task, val, *pairs)
         best_constant = r2_score(targets.mean(0, keepdim=True).expand_as(targets), targets)
         assert scores[task]["full"]["r2"].mean <= best_constant + 1e-6
