@@ -9,8 +9,7 @@ import click
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
-
-FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's names
+from iebench.spec.factors import VARIANTS
 
 
 @click.command("render")
@@ -29,7 +28,12 @@ FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's
 )
 @click.option("--views", type=int, default=50, show_default=True, help="Views per object.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dataset seed.")
-@click.option("--factors", type=click.Choice(FACTOR_SPECS), default="published", show_default=True)
+@click.option(
+    "--factors",
+    default="published",
+    show_default=True,
+    help=f"Factor ranges: {', '.join(VARIANTS)}, or a JSON file of ranges per factor.",
+)
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="default", show_default=True)
 @click.option("--resolution", type=int, help="Image size in pixels (overrides the preset).")
 @click.option("--samples", type=int, help="Cycles samples (overrides the preset).")
