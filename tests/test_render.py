@@ -75,6 +75,7 @@ def test_manifest_records_the_run(rendered_tree):
     assert manifest["render_settings"]["resolution"] == RENDERED_RESOLUTION
     assert manifest["counts"]["complete"] == 12 and manifest["counts"]["failed"] == 0
     assert manifest["failures"] == []
+    assert manifest["warnings"] == []  # the built-in objects' textures were all found
     assert (rendered_tree / "failures.csv").read_text() == "object,stage,reason\n"
 
 
