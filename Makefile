@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A pinned torch: this version installs the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: setup test lint browser demo clean
+.PHONY: setup test test-fast lint browser demo clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The quick subset: no Blender, Ray, browser, torchrun or slow tests (under 2 minutes).
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not (blender or ray or browser or distributed or slow)"
 
 demo: $(STAMP)
 	$(BIN)/iebench demo --out demo

@@ -12,6 +12,28 @@ RENDERED_VIEWS = 4
 RENDERED_RESOLUTION = 32
 
 
+# Markers by what a test needs beyond Python and torch (pyproject.toml lists them);
+# `make test-fast` leaves these out, `make test` and CI run everything.
+MODULE_MARKERS: dict[str, tuple[str, ...]] = {
+    "test_render": ("blender",),
+    "test_render_ray": ("blender", "ray"),
+    "test_leaderboard_demo": ("blender", "slow"),
+    "test_leaderboard_browser": ("browser",),
+    "test_evaluate_distributed": ("distributed",),
+    "test_train_distributed": ("distributed",),
+    "test_study": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = MODULE_MARKERS.get(item.module.__name__.rsplit(".", 1)[-1], ())
+        if "rendered_tree" in getattr(item, "fixturenames", ()):
+            names = (*names, "blender")  # the session's tree is rendered by Blender
+        for name in dict.fromkeys(names):
+            item.add_marker(name)
+
+
 @pytest.fixture(scope="session")
 def rendered_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny 3DIEBench tree rendered for real with Blender; its root (treat it as read-only).

@@ -10,7 +10,8 @@ from iebench.core.errors import IebenchError
 from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
 from iebench.evaluation.run import evaluate as run_evaluation
-from iebench.spec.results import TASKS, format_table, write_results
+from iebench.spec.results import format_table, write_results
+from iebench.spec.tasks import TASKS
 
 
 def _tasks(value: str | None) -> tuple[str, ...] | None:

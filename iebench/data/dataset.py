@@ -47,6 +47,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
 from iebench.core.errors import IebenchError
+from iebench.core.seeding import stream_generator
 from iebench.data.imageio import read_image
 from iebench.data.pack import PackedImages, find_pack
 from iebench.data.preprocess import DEFAULT_RESOLUTION, Normalize
@@ -106,7 +107,7 @@ class Pair(NamedTuple):
 
 def draw_generator(seed: int, stream: int, epoch: int, object_index: int) -> np.random.Generator:
     """The generator of one object's draws in one epoch; a seed of 0 is a seed."""
-    return np.random.default_rng(np.random.SeedSequence([seed, stream, epoch, object_index]))
+    return stream_generator(seed, stream, epoch, object_index)
 
 
 class _TreeDataset(Dataset):

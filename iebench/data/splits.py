@@ -9,7 +9,6 @@ rendering. `--split-from DIR` reuses official split files instead.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -19,6 +18,7 @@ import numpy as np
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_bytes_atomic
+from iebench.core.seeding import key_digest
 from iebench.spec import taxonomy
 from iebench.spec.layout import SPLITS, object_key, parse_object_key, split_files
 
@@ -26,7 +26,7 @@ ObjectRef = tuple[str, str]  # (synset, object_id)
 
 
 def _rank(seed: int, synset: str, object_id: str) -> bytes:
-    return hashlib.sha256(f"split/{seed}/{synset}/{object_id}".encode()).digest()
+    return key_digest("split", seed, synset, object_id)
 
 
 def seeded_split(

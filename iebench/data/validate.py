@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from iebench.core.errors import IebenchError
+from iebench.core.seeding import stream_generator
 from iebench.data.imageio import read_image
 from iebench.data.tree import TreeIndex, read_manifest
 from iebench.spec.factors import FactorSpec
@@ -219,7 +220,7 @@ def validate_tree(
         decode = np.zeros(index.num_objects, dtype=bool)
         chosen = np.arange(index.num_objects)
         if sample is not None and sample < index.num_objects:
-            chosen = np.random.default_rng([seed, len(split)]).choice(chosen, sample, False)
+            chosen = stream_generator(seed, len(split)).choice(chosen, sample, False)
         decode[chosen] = True
         jobs = [
             ObjectCheck(

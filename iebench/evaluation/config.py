@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from iebench.core.errors import IebenchError
-from iebench.spec.results import TASKS
+from iebench.spec.tasks import TASKS
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, sha256_file
 from iebench.data.dataset import ViewsDataset
-from iebench.data.preprocess import Normalize, to_uint8_tensor
+from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.data.tree import TreeIndex, read_manifest
 from iebench.evaluation.submission import Submission
 from iebench.spec.layout import split_files
@@ -118,19 +118,6 @@ def open_cache(root: Path, key: str) -> FeatureCache:
     return FeatureCache(directory, SHARD_OBJECTS)
 
 
-class _Normaliser(torch.nn.Module):
-    """uint8 CHW batches -> normalised float, on the device (4x fewer bytes to move)."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        reference = Normalize(mean, std)
-        self.register_buffer("scale", reference.scale.unsqueeze(0))
-        self.register_buffer("shift", reference.shift.unsqueeze(0))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.to(torch.float32).mul_(self.scale).sub_(self.shift)
-
-
 def extract_features(
     submission: Submission,
     index: TreeIndex,
@@ -194,7 +181,7 @@ def _extract_shards(
         num_workers=workers,
         pin_memory=device.startswith("cuda"),
     )
-    normalise = _Normaliser(metadata.mean, metadata.std).to(device)
+    normalise = BatchNormalize(metadata.mean, metadata.std).to(device)
     encoder = submission.encoder.to(device).eval()
     bar = tqdm(total=len(items), unit="img", desc=f"features {index.split}", disable=not progress)
     pending: list[np.ndarray] = []

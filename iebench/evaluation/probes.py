@@ -7,7 +7,6 @@ state, so a run is repeatable and each probe is independent of the others.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 
@@ -17,12 +16,6 @@ from torch import nn
 from iebench.evaluation.config import ProbeSettings
 
 HIDDEN = (1024, 1024)  # the regression MLP of the reference scripts: 2D -> 1024 -> 1024 -> out
-
-
-def generator(seed: int, *key: str) -> torch.Generator:
-    """A CPU generator from a seed and a stable key (hashed, so the same in every process)."""
-    digest = hashlib.sha256("/".join([str(seed), *key]).encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def make_probe(

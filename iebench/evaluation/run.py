@@ -20,9 +20,8 @@ from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
 from iebench.spec.layout import SPLITS
-from iebench.spec.results import PARTS, PREDICTOR_PART, TASKS, Results, Score
-
-PROBE_TASKS = ("classification", "rotation", "colour")
+from iebench.spec.results import Results, Score
+from iebench.spec.tasks import PARTS, PREDICTOR_PART, PROBE_TASKS, TASK_REGISTRY, TASKS
 
 
 def representation_parts(submission: Submission) -> dict[str, slice]:
@@ -40,12 +39,14 @@ def representation_parts(submission: Submission) -> dict[str, slice]:
 
 def selected_tasks(submission: Submission, config: EvalConfig) -> list[str]:
     if config.tasks is None:
-        return [t for t in TASKS if t != "equivariance" or submission.predictor is not None]
-    if "equivariance" in config.tasks and submission.predictor is None:
-        raise IebenchError(
-            f"{submission.file}: the equivariance task needs build_predictor(checkpoint) "
-            f"(the model's projector and predictor); leave it out of --tasks"
-        )
+        has_predictor = submission.predictor is not None
+        return [t for t in TASKS if has_predictor or not TASK_REGISTRY[t].needs_predictor]
+    for task in config.tasks:
+        if TASK_REGISTRY[task].needs_predictor and submission.predictor is None:
+            raise IebenchError(
+                f"{submission.file}: the {task} task needs build_predictor(checkpoint) "
+                f"(the model's projector and predictor); leave it out of --tasks"
+            )
     return [t for t in TASKS if t in config.tasks]
 
 
@@ -72,84 +73,27 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     the others return None.
     """
     started = time.perf_counter()
-    if isinstance(encoder, Submission):
-        if config.checkpoint is not None:
-            raise IebenchError(
-                f"{encoder.file}: an in-memory submission carries its weights; "
-                f"leave the config's checkpoint unset"
-            )
-        submission = encoder
-    else:
-        submission = load_submission(encoder, config.checkpoint, config.device)
+    submission = _submission(encoder, config)
     tasks = selected_tasks(submission, config)
-    indices = {split: TreeIndex.load(config.data, split) for split in SPLITS}
+    indices = _checked_indices(config.data)
     # Probes train on train and are scored on val; the predictor is scored on val alone.
     needed = ("val",) if tasks == ["equivariance"] else SPLITS
-    for index in indices.values():
-        if index.num_objects == 0:
-            raise IebenchError(f"{config.data}: split {index.split!r} has no objects")
-        if index.views < 2:
-            raise IebenchError(f"{config.data}: pairs need at least 2 views per object")
     fingerprint = dataset_fingerprint(config.data)
-    cache = open_cache(config.cache_root, cache_key(submission, fingerprint))
-
-    processes = start(config.device)
-    device = str(processes.device)
-    try:
-        features = {
-            split: extract_features(
-                submission,
-                indices[split],
-                cache,
-                device,
-                config.batch_size,
-                config.workers,
-                config.progress and processes.is_main,
-            )
-            for split in needed
-        }
-    finally:
-        stop(processes)
-    if not processes.is_main:
+    extraction = _extract(submission, config, fingerprint, {s: indices[s] for s in needed})
+    if extraction is None:
         return None
+    features, device = extraction
     data = {split: SplitData.build(indices[split], features[split], device) for split in needed}
     extracted = time.perf_counter()
-
     scores = _run_tasks(submission, config, tasks, data)
     finished = time.perf_counter()
-    val = indices["val"]
     return Results(
         iebench_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=_encoder_section(submission),
-        dataset={
-            "root": str(Path(config.data).resolve()),
-            "fingerprint": fingerprint,
-            "splits": {
-                split: {"objects": index.num_objects, "images": index.num_objects * index.views}
-                for split, index in indices.items()
-            },
-            "views_per_object": val.views,
-        },
-        protocol={
-            "name": config.protocol,
-            "tasks": tasks,
-            "probe": {
-                "optimizer": config.probe.optimizer,
-                "lr": config.probe.lr,
-                "weight_decay": config.probe.weight_decay,
-                "batch_size": config.probe.batch_size,
-                "epochs": config.probe.epochs,
-            },
-            "seeds": config.seed_list,
-            "backbone_mode": "eval",
-        },
-        environment={
-            "device": _device_name(config.device),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        dataset=_dataset_section(config.data, fingerprint, indices),
+        protocol=_protocol_section(config, tasks),
+        environment=_environment_section(config.device),
         scores=scores,
         timings={
             "extraction_s": round(extracted - started, 3),
@@ -158,6 +102,91 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         },
         config=config.to_dict(),
     )
+
+
+def _submission(encoder: Submission | Path | str, config: EvalConfig) -> Submission:
+    if not isinstance(encoder, Submission):
+        return load_submission(encoder, config.checkpoint, config.device)
+    if config.checkpoint is not None:
+        raise IebenchError(
+            f"{encoder.file}: an in-memory submission carries its weights; "
+            f"leave the config's checkpoint unset"
+        )
+    return encoder
+
+
+def _checked_indices(data: Path) -> dict[str, TreeIndex]:
+    """Every split's index, refused before any work when it cannot be evaluated."""
+    indices = {split: TreeIndex.load(data, split) for split in SPLITS}
+    for index in indices.values():
+        if index.num_objects == 0:
+            raise IebenchError(f"{data}: split {index.split!r} has no objects")
+        if index.views < 2:
+            raise IebenchError(f"{data}: pairs need at least 2 views per object")
+    return indices
+
+
+def _extract(
+    submission: Submission, config: EvalConfig, fingerprint: str, indices: dict[str, TreeIndex]
+) -> tuple[dict[str, np.ndarray], str] | None:
+    """(The features of each split (cached), the device), or None on a torchrun process
+    other than 0."""
+    cache = open_cache(config.cache_root, cache_key(submission, fingerprint))
+    processes = start(config.device)
+    try:
+        features = {
+            split: extract_features(
+                submission,
+                index,
+                cache,
+                str(processes.device),
+                config.batch_size,
+                config.workers,
+                config.progress and processes.is_main,
+            )
+            for split, index in indices.items()
+        }
+    finally:
+        stop(processes)
+    return (features, str(processes.device)) if processes.is_main else None
+
+
+def _dataset_section(data: Path, fingerprint: str, indices: dict[str, TreeIndex]) -> dict:
+    return {
+        "root": str(Path(data).resolve()),
+        "fingerprint": fingerprint,
+        "splits": {
+            split: {"objects": index.num_objects, "images": index.num_objects * index.views}
+            for split, index in indices.items()
+        },
+        "views_per_object": indices["val"].views,
+    }
+
+
+def _protocol_section(config: EvalConfig, tasks: list[str]) -> dict:
+    probe = config.probe
+    return {
+        "name": config.protocol,
+        "tasks": tasks,
+        "probe": {
+            "optimizer": probe.optimizer,
+            "lr": probe.lr,
+            "weight_decay": probe.weight_decay,
+            "batch_size": probe.batch_size,
+            "epochs": probe.epochs,
+        },
+        "seeds": config.seed_list,
+        "backbone_mode": "eval",
+    }
+
+
+def _environment_section(device: str) -> dict:
+    return {
+        "device": _device_name(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _encoder_section(submission: Submission) -> dict:

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from iebench.core.seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings
-from iebench.evaluation.probes import HIDDEN, generator, make_probe, predict, train_probe
+from iebench.evaluation.probes import HIDDEN, make_probe, predict, train_probe
 from iebench.evaluation.submission import Predictor
 from iebench.spec.factors import COLOUR_FACTORS, ROTATION, euler_to_quaternion
 from iebench.spec.taxonomy import NUM_CLASSES

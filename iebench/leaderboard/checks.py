@@ -5,7 +5,6 @@ Every check returns a list of problems (one line each) so a rejection lists them
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,10 @@ from typing import Any
 from iebench.core.io import sha256_file
 from iebench.leaderboard.board import Entry, slugify
 from iebench.leaderboard.track import Track
+from iebench.spec.tasks import METRIC_ORDER, REQUIRED_TASKS, metric_range
 
-# Every track ranks on these; equivariance is extra (it needs the model's predictor).
-REQUIRED_TASKS = ("classification", "rotation", "colour")
 REQUIRED_PART = "full"
 PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}
-# Inclusive bounds of each metric's mean; R^2 has no lower bound (a bad probe goes below 0).
-METRIC_RANGES: dict[str, tuple[float, float]] = {
-    "top1": (0.0, 100.0),
-    "top5": (0.0, 100.0),
-    "r2": (-math.inf, 1.0),
-    "mrr": (0.0, 1.0),
-    "h@1": (0.0, 1.0),
-    "h@2": (0.0, 1.0),
-    "h@5": (0.0, 1.0),
-    "h@10": (0.0, 1.0),
-    "pre": (0.0, 1.0),
-}
-# (lower, higher): the first can never exceed the second (H@k grows with k; MRR >= H@1).
-METRIC_ORDER = (("top1", "top5"), ("h@1", "h@2"), ("h@2", "h@5"), ("h@5", "h@10"), ("h@1", "mrr"))
 HEX = set("0123456789abcdef")
 
 
@@ -98,7 +82,7 @@ def _score_problems(data: dict[str, Any]) -> list[str]:
             if part in PART_DIMS and encoder[PART_DIMS[part]] is None:
                 problems.append(f"{where}: the encoder declares no {PART_DIMS[part]}")
             for metric, score in metrics.items():
-                low, high = METRIC_RANGES[metric]
+                low, high = metric_range(task, metric)
                 if not low <= score["mean"] <= high:
                     problems.append(
                         f"{where}.{metric}.mean: {score['mean']} outside [{low}, {high}]"

@@ -8,6 +8,7 @@ from itertools import groupby
 from iebench.leaderboard.board import Entry
 from iebench.leaderboard.reported import Reported
 from iebench.leaderboard.track import Track
+from iebench.spec.tasks import TASK_REGISTRY
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,23 @@ class Column:
     numeric: bool = True
 
 
+def _score_column(key: str, header: str, task: str, part: str, metric: str) -> Column:
+    """A column of one score; its digits and direction come from the task registry."""
+    info = TASK_REGISTRY[task].metric(metric)
+    return Column(key, header, task, part, metric, info.digits, info.higher_is_better)
+
+
 SCORE_COLUMNS = (
-    Column("top1", "top-1 %", "classification", "full", "top1", digits=2),
-    Column("top5", "top-5 %", "classification", "full", "top5", digits=2),
-    Column("rotation", "rotation R²", "rotation", "full", "r2"),
-    Column("colour", "colour R²", "colour", "full", "r2"),
-    Column("top1_inv", "top-1 % inv.", "classification", "invariant", "top1", digits=2),
-    Column("rotation_equi", "rotation R² equi.", "rotation", "equivariant", "r2"),
-    Column("mrr", "MRR", "equivariance", "predictor", "mrr"),
-    Column("h1", "H@1", "equivariance", "predictor", "h@1"),
-    Column("h5", "H@5", "equivariance", "predictor", "h@5"),
-    Column("pre", "PRE", "equivariance", "predictor", "pre", higher_is_better=False),
+    _score_column("top1", "top-1 %", "classification", "full", "top1"),
+    _score_column("top5", "top-5 %", "classification", "full", "top5"),
+    _score_column("rotation", "rotation R²", "rotation", "full", "r2"),
+    _score_column("colour", "colour R²", "colour", "full", "r2"),
+    _score_column("top1_inv", "top-1 % inv.", "classification", "invariant", "top1"),
+    _score_column("rotation_equi", "rotation R² equi.", "rotation", "equivariant", "r2"),
+    _score_column("mrr", "MRR", "equivariance", "predictor", "mrr"),
+    _score_column("h1", "H@1", "equivariance", "predictor", "h@1"),
+    _score_column("h5", "H@5", "equivariance", "predictor", "h@5"),
+    _score_column("pre", "PRE", "equivariance", "predictor", "pre"),
 )
 ALWAYS_SHOWN = {"top1", "top5", "rotation", "colour"}
 RANK = Column("rank", "#")

@@ -10,13 +10,13 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iebench.core.errors import IebenchError
+from iebench.core.seeding import torch_stream_generator
 
 SPATIAL_DIMS = (-2, -1)
 # ITU-R 601 luma, as PIL and torchvision convert to grayscale.
@@ -184,6 +184,6 @@ class LabelStream(nn.Module):
 
     def next_generator(self) -> torch.Generator:
         rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-        key = np.random.SeedSequence([self.seed, rank, int(self.step)])
+        generator = torch_stream_generator(self.seed, rank, int(self.step))
         self.step += 1
-        return torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0]))
+        return generator

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ import numpy as np
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
+from iebench.core.seeding import key_digest, numpy_generator
 from iebench.objects import furniture, handheld, vehicles
 from iebench.objects.meshfile import is_complete, object_files
 from iebench.objects.parts import Assembly
@@ -50,15 +50,12 @@ BUILTIN_CATEGORIES: tuple[str, ...] = tuple(sorted(GENERATORS))
 
 def object_id(seed: int, synset: str, index: int) -> str:
     """A ShapeNet-looking 32-hex id, stable for (generator version, seed, synset, index)."""
-    key = f"iebench-objects/v{GENERATOR_VERSION}/{seed}/{synset}/{index}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    return key_digest("iebench-objects", f"v{GENERATOR_VERSION}", seed, synset, index).hex()[:32]
 
 
 def object_rng(seed: int, synset: str, index: int) -> np.random.Generator:
     """The generator of one object, independent of which other objects are made."""
-    digest = hashlib.sha256(f"objects/{synset}/{index}".encode()).digest()
-    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *words])))
+    return numpy_generator(seed, "objects", synset, index)
 
 
 def _builtin_synsets(categories: Sequence[str] | str | None) -> tuple[str, ...]:

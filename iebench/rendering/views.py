@@ -8,7 +8,6 @@ draws for it and its JPEG has the right size and is not truncated; anything else
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
+from iebench.core.seeding import cycles_seed
 
 JPEG_END = b"\xff\xd9"
 
@@ -23,8 +23,7 @@ JPEG_END = b"\xff\xd9"
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:
     """Cycles' sampling seed of a view: fixed by the view's key, so re-renders are identical
     and no two views share a noise pattern."""
-    digest = hashlib.sha256(f"cycles/{seed}/{synset}/{object_id}/{view}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return cycles_seed("cycles", seed, synset, object_id, view)
 
 
 def write_latent(path: Path, latent: np.ndarray) -> None:

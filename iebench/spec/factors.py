@@ -16,7 +16,6 @@ alone, in any order, in any process.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from iebench.core.errors import IebenchError
+from iebench.core.seeding import numpy_generator
 
 LATENT_NAMES: tuple[str, ...] = (
     "rotation_x",
@@ -277,11 +277,7 @@ def view_generator(seed: int, synset: str, object_id: str, view: int) -> np.rand
     The key is hashed (not Python's salted ``hash``) so that the stream is the
     same in every process and on every machine. A seed of 0 is a seed.
     """
-    if seed < 0:
-        raise IebenchError(f"seed must be >= 0, got {seed}")
-    digest = hashlib.sha256(f"{synset}/{object_id}/{int(view)}".encode()).digest()
-    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), *words])))
+    return numpy_generator(seed, synset, object_id, int(view))
 
 
 def _uniform_on(u: float, intervals: tuple[Range, ...]) -> float:

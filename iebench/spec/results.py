@@ -29,17 +29,9 @@ from typing import Any
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
+from iebench.spec.tasks import PARTS, PREDICTOR_PART, TASK_METRICS, TASK_REGISTRY, TASKS
 
 SCHEMA_VERSION = 1
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("top1", "top5"),
-    "rotation": ("r2",),
-    "colour": ("r2",),
-    "equivariance": ("mrr", "h@1", "h@2", "h@5", "h@10", "pre"),
-}
-TASKS = tuple(TASK_METRICS)
-PARTS = ("full", "invariant", "equivariant")
-PREDICTOR_PART = "predictor"
 PROTOCOL_NAMES = ("reference", "quick")
 
 _SECTIONS: dict[str, dict[str, Any]] = {
@@ -229,7 +221,7 @@ def _score_problems(scores: Any) -> list[str | None]:
         if task not in TASK_METRICS:
             problems.append(f"scores.{task}: unknown task; expected one of {TASKS}")
             continue
-        allowed_parts = (PREDICTOR_PART,) if task == "equivariance" else PARTS
+        allowed_parts = TASK_REGISTRY[task].parts
         if not isinstance(parts, dict):
             problems.append(f"scores.{task}: not an object")
             continue
@@ -278,8 +270,8 @@ def read_results(path: Path) -> Results:
     return Results.from_dict(data, str(path))
 
 
-def _format_score(task: str, score: Score) -> str:
-    digits = 2 if task == "classification" else 3
+def _format_score(task: str, metric: str, score: Score) -> str:
+    digits = TASK_REGISTRY[task].metric(metric).digits
     text = f"{score.mean:.{digits}f}"
     return text + (f" ± {score.std:.{digits}f}" if score.n > 1 else "")
 
@@ -292,7 +284,9 @@ def format_table(results: Results) -> str:
     rows = [["task", "metric", *columns]]
     for task, parts in results.scores.items():
         for metric in TASK_METRICS[task]:
-            cells = [_format_score(task, parts[p][metric]) if p in parts else "" for p in columns]
+            cells = [
+                _format_score(task, metric, parts[p][metric]) if p in parts else "" for p in columns
+            ]
             rows.append([task, metric, *cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     timings = results.timings

@@ -27,8 +27,9 @@ from tqdm import tqdm
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, write_json_atomic
+from iebench.core.seeding import torch_stream_generator
 from iebench.data.dataset import ViewsDataset
-from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
+from iebench.data.preprocess import MEAN, STD, BatchNormalize, to_uint8_tensor
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.metrics import topk_accuracy
 from iebench.evaluation.probes import make_probe, predict, train_probe
@@ -159,9 +160,7 @@ class StudyData:
     std: tuple[float, float, float]
 
     def normalise(self, images: Tensor) -> Tensor:
-        mean = images.new_tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = images.new_tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
-        return (images.float() / 255 - mean) / std
+        return BatchNormalize(self.mean, self.std).to(images.device)(images)
 
 
 @dataclass(frozen=True)
@@ -173,15 +172,12 @@ class StudyRow:
     train_seconds: float
 
 
-def seeded(seed: int, *stream: int) -> torch.Generator:
-    key = np.random.SeedSequence([seed, *stream]).generate_state(1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(key))
-
-
 def _subset(count: int, limit: int | None, seed: int, stream: int) -> Tensor | None:
     if limit is None or limit >= count:
         return None
-    return torch.randperm(count, generator=seeded(seed, _SUBSET_STREAM, stream))[:limit].sort()[0]
+    return torch.randperm(count, generator=torch_stream_generator(seed, _SUBSET_STREAM, stream))[
+        :limit
+    ].sort()[0]
 
 
 def _load_views(root: Path, split: str, config: StudyConfig, limit: int | None, stream: int):
@@ -253,7 +249,7 @@ def load_study_data(config: StudyConfig) -> StudyData:
 def build_encoder(config: StudyConfig) -> nn.Module:
     """The study's backbone, with initial weights fixed by the seed (the same for every row)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seeded(config.seed, _INIT_STREAM).initial_seed()))
+        torch.manual_seed(int(torch_stream_generator(config.seed, _INIT_STREAM).initial_seed()))
         return build_backbone(config.backbone, config.width)
 
 
@@ -276,7 +272,7 @@ def linear_probe_top1(
     config: StudyConfig,
 ) -> float:
     """Top-1 (%) of a linear classifier on frozen features (the harness's probe training)."""
-    generator = seeded(config.seed, _PROBE_STREAM)
+    generator = torch_stream_generator(config.seed, _PROBE_STREAM)
     probe = make_probe(train_x.shape[1], classes, (), generator)
     settings = ProbeSettings(
         lr=config.probe_lr, batch_size=config.probe_batch_size, epochs=config.probe_epochs
@@ -296,7 +292,7 @@ def _method(config: StudyConfig, data: StudyData, transformation: str) -> Predic
         seed=config.seed,
     )
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seeded(config.seed, _INIT_STREAM, 1).initial_seed()))
+        torch.manual_seed(int(torch_stream_generator(config.seed, _INIT_STREAM, 1).initial_seed()))
         method = PredictTransform(encoder, spec, mean=data.mean, std=data.std)
     return method.to(config.device)
 
@@ -322,8 +318,8 @@ def pretrain(config: StudyConfig, data: StudyData, transformation: str) -> Predi
     """Train encoder + head to predict ``transformation``; the same batches for every one."""
     method = _method(config, data, transformation)
     optimizer, schedule = _optimizer(config, method)
-    batches = seeded(config.seed, _DATA_STREAM)
-    labels = seeded(config.seed, _LABEL_STREAM)
+    batches = torch_stream_generator(config.seed, _DATA_STREAM)
+    labels = torch_stream_generator(config.seed, _LABEL_STREAM)
     method.train()
     progress = tqdm(range(config.steps), desc=transformation, leave=False, mininterval=2)
     for _ in progress:
@@ -344,7 +340,7 @@ def pretrain(config: StudyConfig, data: StudyData, transformation: str) -> Predi
 def pretext_accuracy(method: PredictTransform, data: StudyData, config: StudyConfig) -> float:
     """% of test images whose (fixed, random) transformation class the trained head predicts."""
     method.eval()
-    generator = seeded(config.seed, _EVAL_STREAM)
+    generator = torch_stream_generator(config.seed, _EVAL_STREAM)
     correct = 0.0
     with torch.no_grad():
         for start in range(0, len(data.test_images), 256):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from string import Template
 
 import torch
 from torch import Tensor, nn
@@ -107,49 +108,65 @@ def submission_source(
     """A submission file for a ``method`` run with these sizes (``usage``: how to evaluate it)."""
     info = method_info(method)
     embedding = backbone_info(backbone).out_dim(width, layers)
-    # The default backbone is left implicit, so the reference baselines read as before.
-    named = "" if backbone == "resnet18" else f', backbone="{backbone}"'
-    network = "ResNet" if backbone == "resnet18" else backbone
+    predictor = has_predictor(method)
     split = ""
     if info.equivariant_share:
         invariant = embedding - equivariant_dims
         if invariant:
             split += f"    invariant_dims=(0, {invariant}),\n"
         split += f"    equivariant_dims=({invariant}, {embedding}),\n"
-    quoted = "None" if checkpoint is None else f'"{checkpoint}"'
-    imports = "load_encoder, load_predictor" if has_predictor(method) else "load_encoder"
-    source = f'''"""iebench submission for runs of `iebench train {method}`.
+    return _SUBMISSION.substitute(
+        method=method,
+        description=info.description,
+        network="ResNet" if backbone == "resnet18" else backbone,
+        width=width,
+        layers=tuple(layers),
+        resolution=resolution,
+        usage=usage,
+        heads_note=_HEADS_NOTE if predictor else "",
+        imports="load_encoder, load_predictor" if predictor else "load_encoder",
+        embedding=embedding,
+        split=split,
+        checkpoint="None" if checkpoint is None else f'"{checkpoint}"',
+        # The default backbone is left implicit, so the reference baselines read as before.
+        backbone="" if backbone == "resnet18" else f', backbone="{backbone}"',
+        build_predictor=_BUILD_PREDICTOR.substitute(method=method) if predictor else "",
+    )
 
-{info.description}.
-{network} width {width}, blocks {tuple(layers)}, {resolution} px. Evaluate with
 
-    {usage}
-'''
-    if has_predictor(method):
-        source += "\nThe projector and predictor come from RUN/heads.pth, beside the checkpoint.\n"
-    source += f'''"""
+# The generated file, as a user would write it by hand.
+_SUBMISSION = Template(
+    '''"""iebench submission for runs of `iebench train $method`.
+
+$description.
+$network width $width, blocks $layers, $resolution px. Evaluate with
+
+    $usage
+$heads_note"""
 
 from iebench.evaluation.submission import EncoderMetadata
-from iebench.training.export import {imports}
+from iebench.training.export import $imports
 
 METADATA = EncoderMetadata(
-    name="{method}",
-    embedding_dim={embedding},
-    resolution={resolution},
-{split}    checkpoint={quoted},
+    name="$method",
+    embedding_dim=$embedding,
+    resolution=$resolution,
+${split}    checkpoint=$checkpoint,
 )
 
 
 def build_encoder(checkpoint):
-    return load_encoder(checkpoint, width={width}, layers={tuple(layers)}{named})
-'''
-    if has_predictor(method):
-        source += f'''
+    return load_encoder(checkpoint, width=$width, layers=$layers$backbone)
+$build_predictor'''
+)
+_HEADS_NOTE = "\nThe projector and predictor come from RUN/heads.pth, beside the checkpoint.\n"
+_BUILD_PREDICTOR = Template(
+    """
 
 def build_predictor(checkpoint):
-    return load_predictor(checkpoint, "{method}")
-'''
-    return source
+    return load_predictor(checkpoint, "$method")
+"""
+)
 
 
 def run_submission_source(config: TrainConfig) -> str:

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -25,8 +24,9 @@ from tqdm import tqdm
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
-from iebench.data.preprocess import Normalize, to_uint8_tensor
+from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
 from iebench.training.batchnorm import sync_batch_norm
@@ -60,7 +60,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 
 def build_model(config: TrainConfig) -> Method:
     """The method with a freshly initialised backbone, from the seed alone (on CPU)."""
-    seed = np.random.SeedSequence([config.seed, _INIT_STREAM]).generate_state(1, np.uint64)[0]
+    seed = stream_int(config.seed, _INIT_STREAM)
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(int(seed))
         backbone = build_backbone(config.backbone, width=config.width, layers=config.layers)
@@ -146,15 +146,12 @@ class PairInputs:
     """Turns a collated Pair (uint8 images) into a normalised PairBatch on the device."""
 
     def __init__(self, device: torch.device, channels_last: bool) -> None:
-        normalize = Normalize()
-        self.scale = normalize.scale.to(device)
-        self.shift = normalize.shift.to(device)
+        self.normalize = BatchNormalize().to(device)
         self.device = device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def image(self, images: Tensor) -> Tensor:
-        images = images.to(self.device, non_blocking=True).float()
-        images = images.mul_(self.scale).sub_(self.shift)
+        images = self.normalize(images.to(self.device, non_blocking=True))
         return images.contiguous(memory_format=self.memory_format)
 
     def __call__(self, pair: Pair) -> PairBatch:
@@ -223,19 +220,9 @@ def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) 
         write_json_atomic(files.config, config.to_dict())
 
     method, model, optimizer, scaler = _build(config, processes)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
+    start_epoch, history = 0, []
     if state is not None:
-        start_epoch, history = int(state["epoch"]), list(state["history"])
-        if start_epoch > config.epochs:
-            raise IebenchError(
-                f"{files.checkpoint}: already trained {start_epoch} epochs, "
-                f"more than --epochs {config.epochs}"
-            )
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-
+        start_epoch, history = _restore(state, files, config, method, optimizer, scaler)
     inputs = PairInputs(device, config.channels_last)
     steps = len(loader)
     bar = tqdm(
@@ -248,24 +235,14 @@ def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) 
     )
     for epoch in range(start_epoch, config.epochs):
         loader.sampler.set_epoch(epoch)
-        model.train()
         started = time.perf_counter()
-        sums: dict[str, Tensor] = {}
-        for pair in loader:
-            terms = train_step(model, inputs(pair), optimizer, scaler, config.precision)
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0) + value.float()
-            bar.update(1)
-        names = list(sums)
-        means = distributed.mean_over_processes(
-            torch.stack([sums[n] for n in names]) / steps, processes
-        )
+        means = _train_epoch(model, loader, inputs, optimizer, scaler, config, processes, bar)
         row = {
             "epoch": epoch + 1,
             "steps": steps,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        row.update({name: float(value) for name, value in zip(names, means.tolist(), strict=True)})
+        row.update(means)
         if not math.isfinite(row["loss"]):
             raise IebenchError(
                 f"{files.root}: training diverged in epoch {epoch + 1} (loss {row['loss']}); "
@@ -274,20 +251,58 @@ def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) 
         history.append(row)
         bar.set_postfix(epoch=epoch + 1, loss=f"{row['loss']:.4g}")
         if processes.is_main:
-            save_atomic(
-                files.checkpoint,
-                {
-                    "epoch": epoch + 1,
-                    "config": config.to_dict(),
-                    "model": method.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "history": history,
-                },
-            )
+            state = {"epoch": epoch + 1, "config": config.to_dict(), "model": method.state_dict()}
+            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
+            save_atomic(files.checkpoint, {**state, "history": history})
             write_logs(files, history)
     bar.close()
     if processes.is_main:
         write_final(files, method, config.to_dict())
         write_text_atomic(files.submission, run_submission_source(config))
     return TrainResult(run=files.root, history=history, main=processes.is_main)
+
+
+def _restore(
+    state: dict,
+    files: RunFiles,
+    config: TrainConfig,
+    method: Method,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+) -> tuple[int, list[dict[str, float]]]:
+    """Load a checkpoint's weights and optimiser state; (epochs done, history so far)."""
+    epoch, history = int(state["epoch"]), list(state["history"])
+    if epoch > config.epochs:
+        raise IebenchError(
+            f"{files.checkpoint}: already trained {epoch} epochs, "
+            f"more than --epochs {config.epochs}"
+        )
+    method.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    return epoch, history
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    inputs: PairInputs,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+    processes: distributed.Processes,
+    bar: tqdm,
+) -> dict[str, float]:
+    """One pass over the loader; each loss term's mean over steps and processes."""
+    model.train()
+    sums: dict[str, Tensor] = {}
+    for pair in loader:
+        terms = train_step(model, inputs(pair), optimizer, scaler, config.precision)
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0) + value.float()
+        bar.update(1)
+    names = list(sums)
+    means = distributed.mean_over_processes(
+        torch.stack([sums[n] for n in names]) / len(loader), processes
+    )
+    return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}

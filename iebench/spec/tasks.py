@@ -1,0 +1,85 @@
+"""The one registry of evaluation tasks and their metrics (no torch).
+
+The harness reads it to decide what to run, the results schema to check what was
+scored, and the leaderboard to check ranges and to sort columns. A task's
+``version`` changes whenever its numbers would change for the same features
+(new tie rule, new sampling), so results of different versions are never mixed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+PARTS = ("full", "invariant", "equivariant")  # representation parts a probe may read
+PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    low: float  # inclusive bounds of a mean
+    high: float
+    higher_is_better: bool = True
+    digits: int = 3  # decimals shown
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    metrics: tuple[Metric, ...]
+    parts: tuple[str, ...]
+    needs_predictor: bool = False  # scored with the submission's build_predictor
+    required_on_board: bool = False  # every board track ranks on it
+    version: int = 1
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.metrics)
+
+    @property
+    def trains_probe(self) -> bool:
+        return not self.needs_predictor
+
+    def metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
+
+
+_PERCENT = {"low": 0.0, "high": 100.0, "digits": 2}
+_FRACTION = {"low": 0.0, "high": 1.0}
+# R^2 has no lower bound: a bad probe goes below 0.
+_R2 = Metric("r2", -math.inf, 1.0)
+
+TASK_REGISTRY: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "classification",
+            (Metric("top1", **_PERCENT), Metric("top5", **_PERCENT)),
+            PARTS,
+            required_on_board=True,
+        ),
+        Task("rotation", (_R2,), PARTS, required_on_board=True),
+        Task("colour", (_R2,), PARTS, required_on_board=True),
+        Task(
+            "equivariance",
+            (
+                *(Metric(name, **_FRACTION) for name in ("mrr", "h@1", "h@2", "h@5", "h@10")),
+                Metric("pre", **_FRACTION, higher_is_better=False),
+            ),
+            (PREDICTOR_PART,),
+            needs_predictor=True,
+        ),
+    )
+}
+TASKS = tuple(TASK_REGISTRY)
+TASK_METRICS: dict[str, tuple[str, ...]] = {t.name: t.metric_names for t in TASK_REGISTRY.values()}
+PROBE_TASKS = tuple(t.name for t in TASK_REGISTRY.values() if t.trains_probe)
+REQUIRED_TASKS = tuple(t.name for t in TASK_REGISTRY.values() if t.required_on_board)
+# (lower, higher): the first can never exceed the second (H@k grows with k; MRR >= H@1).
+METRIC_ORDER = (("top1", "top5"), ("h@1", "h@2"), ("h@2", "h@5"), ("h@5", "h@10"), ("h@1", "mrr"))
+
+
+def metric_range(task: str, metric: str) -> tuple[float, float]:
+    found = TASK_REGISTRY[task].metric(metric)
+    return found.low, found.high

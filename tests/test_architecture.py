@@ -1,0 +1,155 @@
+"""The package's boundaries (docs/architecture.md), held by reading every import.
+
+core/ and spec/ are the bottom: they import nothing above them, and no torch (but for
+core/processes.py, the distributed helpers).
+Only render/ (iebench.render) imports bpy. The harness (evaluation/) never
+imports training/ or rendering/; the leaderboard never imports torch; and
+`iebench evaluate` runs where Blender is not installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "iebench"
+BLENDER_SIDE = ROOT / "render"
+
+# room -> the rooms of iebench it may import (directly).
+ALLOWED: dict[str, set[str]] = {
+    "core": {"core"},
+    "spec": {"core", "spec"},
+    "objects": {"core", "spec", "objects"},
+    # the orchestration writes split files (data.splits) and hosts the Blender side in Ray actors
+    "rendering": {"core", "spec", "objects", "data", "rendering", "render"},
+    "data": {"core", "spec", "data"},
+    "evaluation": {"core", "spec", "data", "evaluation"},
+    "models": {"core", "spec", "models"},
+    "methods": {"core", "spec", "data", "models", "methods"},
+    "leaderboard": {"core", "spec", "leaderboard"},
+    "training": {"core", "spec", "data", "models", "methods", "evaluation", "training"},
+    "studies": {"core", "spec", "data", "models", "methods", "evaluation", "studies"},
+}
+
+
+def _imports(path: Path) -> list[str]:
+    """Absolute module names imported by a file, at any depth (lazy imports count too)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "iebench" and len(parts) > 1 else None
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_room_imports_only_the_rooms_below_it():
+    problems = []
+    for path in _files(PACKAGE):
+        relative = path.relative_to(PACKAGE)
+        room = relative.parts[0] if len(relative.parts) > 1 else None
+        if room not in ALLOWED:  # cli/, demo.py and the package root compose the rooms
+            continue
+        for module in _imports(path):
+            target = _room(module)
+            if target is not None and target not in ALLOWED[room]:
+                problems.append(f"{relative}: imports {module}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_rooms_are_the_ones_this_test_knows():
+    rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert rooms == {*ALLOWED, "cli"}, "a new room needs its place in ALLOWED and docs"
+
+
+def test_only_the_blender_side_imports_bpy():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _files(PACKAGE) + _files(ROOT / "tests") + _files(ROOT / "benchmarks")
+        if any(m == "bpy" or m.startswith("bpy.") for m in _imports(path))
+    ]
+    assert offenders == []
+    assert any("bpy" in _imports(path) for path in _files(BLENDER_SIDE))
+
+
+def test_spec_and_core_import_no_torch():
+    """Torch-free contracts; core's only torch module is the process helpers."""
+    core = [p for p in _files(PACKAGE / "core") if p.name != "processes.py"]
+    for path in _files(PACKAGE / "spec") + core:
+        top_level = [
+            node
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+        ]
+        names = [a.name for n in top_level if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [n for n in names if n.split(".")[0] == "torch"], path
+
+
+TINY_ENCODER = """\
+import torch
+from iebench.evaluation.submission import EncoderMetadata
+
+METADATA = EncoderMetadata(name="pooled", embedding_dim=3, resolution=32)
+
+
+def build_encoder(checkpoint):
+    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+"""
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules loaded by a fresh interpreter that runs ``code``."""
+    script = f"{code}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    ).stdout
+    return set(output.split())
+
+
+@pytest.mark.parametrize(
+    ("code", "forbidden"),
+    [
+        ("import iebench.evaluation.run, iebench.cli.evaluate", ("iebench.training", "bpy")),
+        ("import iebench.evaluation.run", ("iebench.rendering", "iebench.methods")),
+        ("import iebench.leaderboard, iebench.cli.leaderboard", ("torch",)),
+        ("import iebench.spec.results, iebench.spec.tasks, iebench.spec.factors", ("torch",)),
+        ("import iebench.cli; iebench.cli.cli.list_commands(None)", ("torch", "bpy")),
+    ],
+)
+def test_importing_a_stage_loads_nothing_it_must_not(code, forbidden):
+    loaded = _loaded_after(code)
+    hits = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden))
+    assert hits == []
+
+
+def test_evaluate_runs_without_blender(rendered_tree, tmp_path):
+    """`iebench evaluate` end to end in an interpreter where `import bpy` fails."""
+    encoder = tmp_path / "encoder.py"
+    encoder.write_text(TINY_ENCODER)
+    out = tmp_path / "results.json"
+    script = (
+        "import sys; sys.modules['bpy'] = None\n"  # `import bpy` now raises ImportError
+        "from iebench.cli import main\n"
+        f"sys.argv = ['iebench', 'evaluate', {str(encoder)!r}, '--data', {str(rendered_tree)!r},"
+        f" '--protocol', 'quick', '--workers', '0', '--tasks', 'classification',"
+        f" '--cache', {str(tmp_path / 'cache')!r}, '--out', {str(out)!r}]\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert out.is_file()
