@@ -97,12 +97,12 @@ def _compact(ranges: Ranges) -> list:
 class FactorSpec:
     """The distribution of every factor: each is uniform over its union of ranges.
 
-    ``rotation`` is the union each of the three Euler angles is drawn from,
-    unless ``rotation_x``/``_y``/``_z`` gives that angle its own (one interval
-    for the published data, two for the out-of-distribution variant).
-    ``translation`` is set only for 3DIEBench-T. Every range field takes a
-    single ``(lo, hi)`` or a union of them. Two specs are equal when their
-    name and the ranges every latent is drawn from are (see ``to_dict``).
+    ``rotation`` is the union each of the three Euler angles is drawn from (one
+    interval for the published data, two for the out-of-distribution variant),
+    unless ``rotation_x``/``_y``/``_z`` gives that angle its own. ``translation``
+    is set only for 3DIEBench-T. Every range field takes a single ``(lo, hi)``
+    or a union of them, stored sorted. Two specs are equal when their names and
+    the ranges every latent is drawn from are (the canonical ``to_dict``).
     """
 
     name: str = "published"
