@@ -406,15 +406,15 @@ def test_translated_factors_give_ten_value_latents(rendered_tree, tmp_path):
 def test_a_factor_spec_file_is_rendered_stored_and_kept(rendered_tree, tmp_path):
     out = tmp_path / "vertical"
     spec_file = Path(__file__).parents[1] / "examples" / "factors-vertical-axis.json"
-    command = render_command(objects_root(rendered_tree), out, "--limit", "1", "--views", "2")
+    command = render_command(objects_root(rendered_tree), out, "--limit", "2", "--views", "2")
     result = subprocess.run(command + ["--factors", str(spec_file)], capture_output=True)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
-    (directory,) = object_dirs(out)
     spec = FactorSpec.vertical_axis()
-    for view in range(2):
-        latent = np.load(directory / f"latent_{view}.npy")
-        expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
-        assert np.array_equal(latent, expected) and latent[0] == latent[1] == 0.0
+    for directory in object_dirs(out):
+        for view in range(2):
+            latent = np.load(directory / f"latent_{view}.npy")
+            expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
+            assert np.array_equal(latent, expected) and latent[0] == latent[1] == 0.0
     manifest = json.loads((out / "iebench.json").read_text())
     assert manifest["factor_spec"] == json.loads(json.dumps(spec.to_dict()))
     # Resuming with the published ranges would mix two datasets in one tree.
