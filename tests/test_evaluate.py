@@ -28,7 +28,7 @@ from iebench.evaluation.tasks import (
     val_pairs,
 )
 from iebench.models.resnet import resnet18
-from iebench.spec.factors import quaternion_multiply, relative_quaternion
+from iebench.spec.factors import FactorSpec, quaternion_multiply, relative_quaternion
 from iebench.spec.results import read_results, validate, write_results
 
 ENCODER = """\
@@ -400,6 +400,10 @@ def test_dataset_fingerprint_follows_the_data_not_the_bookkeeping(rendered_tree,
     manifest["render_settings"] = dict(manifest["render_settings"], extra="changed")
     manifest_path.write_text(json.dumps(manifest))
     assert features_module.dataset_fingerprint(tmp_path) != first
+    changed = features_module.dataset_fingerprint(tmp_path)
+    manifest["factor_spec"] = FactorSpec.vertical_axis().to_dict()  # other factor ranges
+    manifest_path.write_text(json.dumps(manifest))
+    assert features_module.dataset_fingerprint(tmp_path) not in (first, changed)
     manifest_path.unlink()  # the published layout: split files only
     without = features_module.dataset_fingerprint(tmp_path)
     np.save(tmp_path / "val_labels.npy", np.load(tmp_path / "val_labels.npy")[::-1].copy())

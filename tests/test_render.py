@@ -78,6 +78,7 @@ def test_manifest_records_the_run(rendered_tree):
     assert manifest["render_settings"]["resolution"] == RENDERED_RESOLUTION
     assert manifest["counts"]["complete"] == 12 and manifest["counts"]["failed"] == 0
     assert manifest["failures"] == []
+    assert manifest["warnings"] == []  # the built-in objects' textures were all found
     assert (rendered_tree / "failures.csv").read_text() == "object,stage,reason\n"
     assert manifest["config"]["scene"] == "published" and manifest["scene"]["sun_casts_shadows"]
 
@@ -403,6 +404,26 @@ def test_translated_factors_give_ten_value_latents(rendered_tree, tmp_path):
     assert np.load(split_files(out, "train").latents).shape == (2, 10)
 
 
+def test_a_factor_spec_file_is_rendered_stored_and_kept(rendered_tree, tmp_path):
+    out = tmp_path / "vertical"
+    spec_file = Path(__file__).parents[1] / "examples" / "factors-vertical-axis.json"
+    command = render_command(objects_root(rendered_tree), out, "--limit", "2", "--views", "2")
+    result = subprocess.run(command + ["--factors", str(spec_file)], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    spec = FactorSpec.vertical_axis()
+    for directory in object_dirs(out):
+        for view in range(2):
+            latent = np.load(directory / f"latent_{view}.npy")
+            expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
+            assert np.array_equal(latent, expected) and latent[0] == latent[1] == 0.0
+    manifest = json.loads((out / "iebench.json").read_text())
+    assert manifest["factor_spec"] == json.loads(json.dumps(spec.to_dict()))
+    # Resuming with the published ranges would mix two datasets in one tree.
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "this tree was rendered with another factor spec" in again.stderr
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "iebench", "render", *args], capture_output=True, text=True
@@ -416,6 +437,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         (["--shard", "2/2"], "--shard '2/2': need 0 <= K < N"),
         (["--views", "0"], "--views must be >= 1"),
         (["--synsets", "spaceship"], "unknown ShapeNetCore category 'spaceship'"),
+        (["--factors", "vertical"], "unknown factor spec 'vertical'; choose from published, "),
+        (["--factors", "/nonexistent/spec.json"], "/nonexistent/spec.json: unreadable factor spec"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, args, message):
