@@ -79,9 +79,10 @@ def encoder_file(tmp_path_factory) -> Path:
     return path
 
 
-# The constant predictor's R^2 on the fixture tree (8 train, 4 val objects x 4 views; about
-# the 0.22-0.24 of larger built-in trees): it depends on the latents alone, not the encoder.
-REFERENCE_ROTATION_R2 = 0.245322
+# The constant predictor's R^2 on the fixture tree (8 train, 4 val objects x 4 views of the
+# built-in objects, generator version 2; larger built-in trees give 0.22-0.28): it depends on
+# the latents alone, not the encoder.
+REFERENCE_ROTATION_R2 = 0.334467
 
 
 def run_cli(*args: str):
