@@ -72,23 +72,18 @@ def test_the_real_set_has_its_models_from_distinct_sources():
 
 
 def test_new_cycles_options_default_to_cycles_own_and_reach_blender():
-    """The published settings leave these at Blender 5.0's factory values; a setting that
+    """The published settings leave these at Blender 5.0's factory values (pinned here: 0 min
+    samples, no guiding, clamping 0 direct / 10 indirect, no texture limit); a setting that
     changes them reaches the scene."""
-    import bpy
-
     from iebench.render.scene import BlenderScene
     from iebench.rendering.scene import STAGE
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    factory = bpy.context.scene.cycles
     names = ("adaptive_min_samples", "use_guiding", "sample_clamp_direct")
     names += ("sample_clamp_indirect", "texture_limit_render")
-    read = lambda cycles: tuple(getattr(cycles, name) for name in names)  # noqa: E731
-    published = RenderSettings()
     mine = ("adaptive_min_samples", "path_guiding", "clamp_direct", "clamp_indirect")
     mine += ("texture_limit",)
-    assert read(factory) == tuple(getattr(published, name) for name in mine)
-    assert read(factory) == (0, False, 0.0, 10.0, "OFF")
+    published = RenderSettings()
+    assert tuple(getattr(published, name) for name in mine) == (0, False, 0.0, 10.0, "OFF")
     changed = replace(
         preset_settings("preview"),
         adaptive_threshold=0.05,
@@ -99,7 +94,10 @@ def test_new_cycles_options_default_to_cycles_own_and_reach_blender():
         texture_limit="512",
     )
     scene = BlenderScene(changed, STAGE)
-    assert read(scene.scene.cycles) == (3, True, 2.0, 1.0, "512")
+    cycles = scene.scene.cycles
+    assert tuple(getattr(cycles, name) for name in names) == (3, True, 2.0, 1.0, "512")
+    scene.configure(published)
+    assert tuple(getattr(cycles, name) for name in names) == (0, False, 0.0, 10.0, "OFF")
 
 
 def test_reference_stays_the_published_settings():
