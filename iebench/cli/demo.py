@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from iebench.core.io import check_output
 from iebench.demo import DemoConfig, run_demo
 
 
 @click.command("demo")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("demo"),
     show_default=True,
 )
@@ -22,6 +23,7 @@ from iebench.demo import DemoConfig, run_demo
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out: Path, per_class: int, views: int, epochs: int, quiet: bool) -> None:
     """Render, train SIE and VICReg, evaluate and publish, on the built-in objects."""
+    check_output(out, "directory")
     config = DemoConfig(
         out=out, per_class=per_class, views=views, epochs=epochs, progress=not quiet
     )

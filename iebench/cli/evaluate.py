@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iebench.core.errors import IebenchError
+from iebench.core.io import check_output
 from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
 from iebench.evaluation.run import evaluate as run_evaluation
@@ -55,12 +56,27 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     help="Train every probe with seeds 0..N-1; scores report mean, std and n.",
 )
 @click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of torch's, numpy's and random's global generators while the submission "
+    "builds its encoder (recorded in the results).",
+)
+@click.option(
+    "--allow-resolution-mismatch",
+    is_flag=True,
+    help="Evaluate although the encoder's resolution is not the tree's render resolution "
+    "(images are resized; the results and the board say so).",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("results.json"),
     show_default=True,
-    help="Results file (written only when the whole run succeeds).",
+    help="Results file (written only when the whole run succeeds; never replaced silently).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out results file.")
 @click.option(
     "--cache",
     type=click.Path(path_type=Path),
@@ -85,19 +101,27 @@ def evaluate(
     protocol: str,
     tasks: str | None,
     seeds: int,
+    seed: int,
+    allow_resolution_mismatch: bool,
     out: Path,
+    overwrite: bool,
     cache: Path | None,
     device: str | None,
     batch_size: int,
     workers: int | None,
 ) -> None:
     """Evaluate the encoder built by ENCODER.py on the dataset at DATA."""
+    check_output(out, "file", overwrite=overwrite)
+    if cache is not None:
+        check_output(cache, "directory", "--cache")
     config = EvalConfig(
         data=data,
         checkpoint=checkpoint,
         protocol=protocol,
         tasks=_tasks(tasks),
         seeds=seeds,
+        seed=seed,
+        allow_resolution_mismatch=allow_resolution_mismatch,
         cache_dir=cache,
         device=device or default_device(),
         batch_size=batch_size,

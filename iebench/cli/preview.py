@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iebench.core.io import check_output
 from iebench.data.preview import contact_sheet, write_sheet
 
 
@@ -21,8 +22,10 @@ from iebench.data.preview import contact_sheet, write_sheet
     show_default=True,
     help="Side of each view in the sheet, pixels.",
 )
-def preview(data: Path, out: Path, objects: int, views: int, cell: int) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def preview(data: Path, out: Path, objects: int, views: int, cell: int, overwrite: bool) -> None:
     """Write a contact sheet of DATA: objects x views, each view's factors under it."""
+    check_output(out, "file", overwrite=overwrite)
     sheet = contact_sheet(data, objects, views, cell)
     write_sheet(sheet, out)
     click.echo(f"{out}: {sheet.width}x{sheet.height} contact sheet")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iebench.core.io import check_output
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
@@ -64,6 +65,7 @@ FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def render(quiet: bool, **options) -> None:
     """Render 3DIEBench views of ShapeNetCore objects with Blender (resumable)."""
+    check_output(options["out"], "directory")
     config = RenderConfig(progress=not quiet, **options)
     report = render_objects(config, log=lambda message: click.echo(message, err=True))
     click.echo(report.summary())

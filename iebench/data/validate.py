@@ -22,7 +22,7 @@ from tqdm import tqdm
 from iebench.core.errors import IebenchError
 from iebench.core.seeding import stream_generator
 from iebench.data.imageio import read_image
-from iebench.data.tree import TreeIndex, read_manifest
+from iebench.data.tree import TreeIndex, read_manifest, require_objects
 from iebench.spec.factors import FactorSpec
 from iebench.spec.layout import SPLITS, split_files
 from iebench.spec.taxonomy import is_synset
@@ -204,6 +204,7 @@ def validate_tree(
             continue
         try:
             indexes[split] = TreeIndex.load(root, split)
+            require_objects(indexes[split])
         except IebenchError as error:
             report.problems.append(str(error))
     if not indexes and not report.problems:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
-from iebench.data.tree import TreeIndex
+from iebench.data.tree import TreeIndex, read_manifest, require_objects
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
 from iebench.evaluation.submission import Submission, load_submission
@@ -73,9 +74,10 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     the others return None.
     """
     started = time.perf_counter()
+    indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
     tasks = selected_tasks(submission, config)
-    indices = _checked_indices(config.data)
+    render_resolution = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on val alone.
     needed = ("val",) if tasks == ["equivariance"] else SPLITS
     fingerprint = dataset_fingerprint(config.data)
@@ -91,7 +93,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         iebench_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=_encoder_section(submission),
-        dataset=_dataset_section(config.data, fingerprint, indices),
+        dataset=_dataset_section(config.data, fingerprint, indices, render_resolution),
         protocol=_protocol_section(config, tasks),
         environment=_environment_section(config.device),
         scores=scores,
@@ -106,7 +108,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
 
 def _submission(encoder: Submission | Path | str, config: EvalConfig) -> Submission:
     if not isinstance(encoder, Submission):
-        return load_submission(encoder, config.checkpoint, config.device)
+        return load_submission(encoder, config.checkpoint, config.device, config.seed)
     if config.checkpoint is not None:
         raise IebenchError(
             f"{encoder.file}: an in-memory submission carries its weights; "
@@ -119,8 +121,7 @@ def _checked_indices(data: Path) -> dict[str, TreeIndex]:
     """Every split's index, refused before any work when it cannot be evaluated."""
     indices = {split: TreeIndex.load(data, split) for split in SPLITS}
     for index in indices.values():
-        if index.num_objects == 0:
-            raise IebenchError(f"{data}: split {index.split!r} has no objects")
+        require_objects(index)
         if index.views < 2:
             raise IebenchError(f"{data}: pairs need at least 2 views per object")
     return indices
@@ -151,7 +152,36 @@ def _extract(
     return (features, str(processes.device)) if processes.is_main else None
 
 
-def _dataset_section(data: Path, fingerprint: str, indices: dict[str, TreeIndex]) -> dict:
+def render_resolution(index: TreeIndex) -> int | None:
+    """The side of the tree's images: its manifest's render resolution, else (the published
+    tree has no manifest) the first image's; None when unreadable."""
+    manifest = read_manifest(index.root) or {}
+    resolution = (manifest.get("render_settings") or {}).get("resolution")
+    if isinstance(resolution, int):
+        return resolution
+    try:
+        with Image.open(index.image_path(0, 0)) as image:
+            return min(image.size)
+    except (OSError, ValueError):
+        return None
+
+
+def _checked_resolution(submission: Submission, config: EvalConfig, val: TreeIndex) -> int | None:
+    """The tree's render resolution, refused when it is not the encoder's input resolution
+    (its images would be silently resized) unless the config allows it."""
+    rendered, declared = render_resolution(val), submission.metadata.resolution
+    if rendered is not None and rendered != declared and not config.allow_resolution_mismatch:
+        raise IebenchError(
+            f"{submission.file}: the encoder takes {declared} px images but {config.data} was "
+            f"rendered at {rendered} px; evaluate on a {declared} px render, or pass "
+            f"--allow-resolution-mismatch to resize its images"
+        )
+    return rendered
+
+
+def _dataset_section(
+    data: Path, fingerprint: str, indices: dict[str, TreeIndex], render_resolution: int | None
+) -> dict:
     return {
         "root": str(Path(data).resolve()),
         "fingerprint": fingerprint,
@@ -160,6 +190,7 @@ def _dataset_section(data: Path, fingerprint: str, indices: dict[str, TreeIndex]
             for split, index in indices.items()
         },
         "views_per_object": indices["val"].views,
+        "render_resolution": render_resolution,
     }
 
 
@@ -206,6 +237,8 @@ def _encoder_section(submission: Submission) -> dict:
         ),
         "resolution": metadata.resolution,
         "has_predictor": submission.predictor is not None,
+        "build_seed": submission.build_seed,
+        "git_commit": submission.git_commit,
     }
 
 
