@@ -196,18 +196,24 @@ def test_encoder_faults_on_full_batches_name_the_encoder(
 # Point 7: a submission is built with seeded generators; results say which seed and commit.
 def test_a_random_encoder_gives_the_same_scores_whatever_the_cache(rendered_tree, tmp_path):
     encoder = encoder_file(tmp_path)
-    runs = {}
-    for name, cache, seed in (("a", "c1", 0), ("b", "c2", 0), ("other", "c2", 1)):
-        out = tmp_path / f"{name}.json"
-        result = evaluate(encoder, rendered_tree, out, tmp_path / cache, "--seed", seed)
+
+    def run_into(cache: str, *extra) -> tuple[dict, np.ndarray]:
+        """The results and the val features of a run that extracts into a fresh directory."""
+        known = set((tmp_path / cache).glob("features-*"))
+        out = tmp_path / f"{len(list(tmp_path.glob('*.json')))}.json"
+        result = evaluate(encoder, rendered_tree, out, tmp_path / cache, *extra)
         assert result.exit_code == 0, result.output
-        runs[name] = json.loads(out.read_text())
-    assert runs["a"]["scores"] == runs["b"]["scores"]
-    assert runs["a"]["encoder"]["build_seed"] == 0 and runs["other"]["encoder"]["build_seed"] == 1
-    assert runs["a"]["encoder"]["git_commit"] is None  # not in a git repository
-    # Another seed builds another encoder, with features of its own (the seed is in the key).
-    first, other = (np.load(d / "val-00000.npy") for d in sorted((tmp_path / "c2").glob("f*")))
-    assert not np.array_equal(first, other)
+        (directory,) = set((tmp_path / cache).glob("features-*")) - known
+        return json.loads(out.read_text()), np.load(directory / "val-00000.npy")
+
+    (first, first_features), (second, second_features) = run_into("c1"), run_into("c2")
+    assert np.array_equal(first_features, second_features)
+    assert first["scores"] == second["scores"]
+    assert first["encoder"]["build_seed"] == 0
+    assert first["encoder"]["git_commit"] is None  # not in a git repository
+    other, other_features = run_into("c2", "--seed", 1)  # the seed is in the cache key
+    assert other["encoder"]["build_seed"] == 1
+    assert not np.array_equal(first_features, other_features)  # another seed, another encoder
 
 
 def test_the_submission_repository_commit_is_recorded(tmp_path):
