@@ -1,14 +1,18 @@
 """A long-lived render worker: `python -m iebench.render.worker`, driven by
 `iebench.rendering.pool` over JSON lines.
 
+It turns scene descriptions into JPEGs and nothing else: the parent plans every view
+(latent, scene, Cycles seed, paths) and writes latents and checksum records itself.
+
 stdin (one JSON object a line):
-    {"op": "init", "settings": {...}, "stage": {...}, "spec": {...}, "seed": 0,
-     "out": "...", "device": "cpu", "threads": 0, "max_faces": N}
-    {"op": "object", "synset": "...", "object_id": "...", "mesh": "...", "views": [0, 3, 4]}
+    {"op": "init", "settings": {...}, "stage": {...}, "device": "cpu", "threads": 0,
+     "max_faces": N, "parent_pid": P}
+    {"op": "object", "mesh": "...", "scratch": "...",
+     "views": [{"view": 3, "scene": {...}, "seed": S, "image": "..."}, ...]}
 stdout (the original fd 1; Blender's own output goes to stderr):
     {"event": "ready", "blender": "5.0.1", "build": "...", "device": "CPU"}
     {"event": "fatal", "reason": "..."}                    the scene could not be built
-    {"event": "view", "view": 3}                             one view written
+    {"event": "view", "view": 3, "image": {"size": N, "sha256": "..."}}   one JPEG written
     {"event": "done", "ok": true, "stage": null, "reason": null, "warnings": [...]}
 The worker exits at the end of its input.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import os
 import signal
@@ -27,23 +32,19 @@ from typing import TextIO
 
 from PIL import Image
 
-from iebench.core.io import TEMP_PREFIX, atomic_path
+from iebench.core.io import write_bytes_atomic
 from iebench.rendering.meshcheck import MeshError, check_obj
-from iebench.rendering.pool import PARENT_PID_ENV
 from iebench.rendering.presets import RenderSettings
-from iebench.rendering.scene import Stage, describe_view
-from iebench.rendering.views import render_seed, write_latent
-from iebench.spec.factors import FactorSpec, sample_view
-from iebench.spec.layout import image_path, latent_path, object_dir
+from iebench.rendering.scene import SceneDescription, Stage
+from iebench.spec.checksums import digest_of
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: get SIGKILL when the parent dies, so a killed run leaves no orphan rendering."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    parent = os.environ.get(PARENT_PID_ENV)
-    if parent and os.getppid() != int(parent):  # the parent died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
@@ -54,9 +55,6 @@ class Worker:
         self.channel = channel
         self.settings = RenderSettings.from_dict(init["settings"])
         self.stage = Stage(**{k: _tuples(v) for k, v in init["stage"].items()})
-        self.spec = FactorSpec.from_dict(init["spec"])
-        self.seed = int(init["seed"])
-        self.out = Path(init["out"])
         self.max_faces = int(init["max_faces"])
         self.scene = BlenderScene(self.settings, self.stage, init["device"], int(init["threads"]))
 
@@ -75,29 +73,23 @@ class Worker:
         }
 
     def render_object(self, job: dict) -> None:
-        """Render the listed views of one object (the parent skips views already complete)."""
-        synset, object_id = job["synset"], job["object_id"]
+        """Render the listed views of one object: each scene to ``scratch``, then its JPEG."""
         stage = "model"
-        # Named like a temporary file, so a killed run's leftover is cleaned up on resume.
-        scratch = object_dir(self.out, synset, object_id) / f"{TEMP_PREFIX}render.png"
+        scratch = Path(job["scratch"])
         scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
             check_obj(Path(job["mesh"]), self.max_faces)
             warnings = self.scene.load_model(Path(job["mesh"]))
             stage = "render"
             for view in job["views"]:
-                latent = sample_view(self.spec, self.seed, synset, object_id, view)
-                description = describe_view(latent, self.spec, self.stage)
-                seed = render_seed(self.seed, synset, object_id, view)
-                self.scene.render_view(description, seed, scratch)
-                image = image_path(self.out, synset, object_id, view)
-                with Image.open(scratch) as picture, atomic_path(image) as temporary:
-                    picture.convert("RGB").save(
-                        temporary, "JPEG", quality=self.settings.jpeg_quality
-                    )
-                # The latent goes last: a view without one is redone on resume.
-                write_latent(latent_path(self.out, synset, object_id, view), latent)
-                self.send(event="view", view=view)
+                scene = {name: _tuples(value) for name, value in view["scene"].items()}
+                description = SceneDescription(**scene, stage=self.stage)
+                self.scene.render_view(description, int(view["seed"]), scratch)
+                with Image.open(scratch) as picture:
+                    jpeg = io.BytesIO()
+                    picture.convert("RGB").save(jpeg, "JPEG", quality=self.settings.jpeg_quality)
+                write_bytes_atomic(Path(view["image"]), jpeg.getvalue())
+                self.send(event="view", view=view["view"], image=digest_of(jpeg.getvalue()))
         except Exception as error:  # any failure fails this object only
             reason = str(error) if isinstance(error, MeshError) else _describe(error)
             self.send(event="done", ok=False, stage=stage, reason=reason, warnings=[])
@@ -119,13 +111,13 @@ def _describe(error: Exception) -> str:
 
 
 def main() -> None:
-    _die_with_parent()
     # Keep the protocol on the real stdout; everything Blender prints goes to stderr.
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     lines = iter(sys.stdin.readline, "")
     init = json.loads(next(lines))
+    _die_with_parent(int(init["parent_pid"]))
     try:
         worker = Worker(init, channel)
     except Exception as error:

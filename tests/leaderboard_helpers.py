@@ -13,6 +13,8 @@ from iebench.spec.results import Results, Score, write_results
 REPO_BOARD = Path(__file__).resolve().parent.parent / "leaderboard"
 FINGERPRINT = "ab" * 32
 OTHER_FINGERPRINT = "cd" * 32
+# iebench.spec.reference.chance_retrieval(10): mean(1/k, k = 1..10), k / 10
+EQUIVARIANCE_CHANCE = {"mrr": 0.2928968253968254, "h@1": 0.1, "h@2": 0.2, "h@5": 0.5}
 
 
 def scored(value: float, seeds: int) -> Score:
@@ -86,6 +88,12 @@ def make_results(
         environment={"device": "cpu", "torch": "2.13.0", "python": "3.11", "platform": "Linux"},
         scores=scores,
         timings={"extraction_s": 1.5, "probes_s": 3.0, "total_s": 4.5},
+        reference={
+            "classification": {"top1": 25.0, "top5": 100.0},
+            "rotation": {"r2": 0.2373},
+            "colour": {"r2": -0.0005},
+            **({"equivariance": EQUIVARIANCE_CHANCE} if predictor else {}),
+        },
     )
 
 

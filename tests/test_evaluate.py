@@ -75,6 +75,11 @@ def encoder_file(tmp_path_factory) -> Path:
     return path
 
 
+# The constant predictor's R^2 on the fixture tree (8 train, 4 val objects x 4 views; about
+# the 0.22-0.24 of larger built-in trees): it depends on the latents alone, not the encoder.
+REFERENCE_ROTATION_R2 = 0.245322
+
+
 def run_cli(*args: str):
     return CliRunner().invoke(cli, ["evaluate", *map(str, args)], catch_exceptions=False)
 
@@ -111,6 +116,28 @@ def test_end_to_end_quick_protocol_writes_valid_results(rendered_tree, encoder_f
         "pre",
     }
     assert results.config["protocol"] == "quick"
+    # The floors: 4 classes in train and val; MRR and H@k of 1 true view among 4.
+    reference = results.reference
+    assert reference["classification"] == {"top1": 25.0, "top5": 100.0}
+    assert reference["equivariance"] == {"mrr": pytest.approx(25 / 48), "h@1": 0.25, "h@2": 0.5}
+    assert reference["rotation"]["r2"] == pytest.approx(REFERENCE_ROTATION_R2, abs=1e-6)
+    assert abs(reference["colour"]["r2"]) < 0.2
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("task "))
+    assert header.split() == [
+        "task",
+        "metric",
+        "full",
+        "invariant",
+        "equivariant",
+        "predictor",
+        "reference",
+    ]
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[lines.index(header) :]}
+    assert rows[("equivariance", "mrr")][-1] == "0.521"  # the reference column
+    assert rows[("classification", "top1")][-1] == "25.00"
+    assert ("equivariance", "h@5") not in rows  # k >= 4 views: H@k is always 1
+    assert "reference: the score of a representation that carries nothing" in result.output
 
     # The same run again, extracting afresh into another cache: the same numbers.
     again = tmp_path / "again.json"

@@ -249,8 +249,11 @@ def test_board_views_rank_within_tracks_and_keep_reported_apart(tmp_path):
     reported = readme.index("## Reported in papers")
     assert other < quick < reported  # reference-protocol tracks first
     rows = [line for line in readme[quick:reported].splitlines() if line.startswith("| ")][1:]
-    assert [row.split(" | ")[1] for row in rows] == ["VICReg", "SimCLR", "SIE"]  # by top-1
+    assert [row.split(" | ")[1] for row in rows[:3]] == ["VICReg", "SimCLR", "SIE"]  # by top-1
     assert "48.50 ± 0.50" in rows[2] and "0.400" in rows[2]  # mean ± std; the MRR column
+    # Last, unranked: the track's floors, under their columns (H@5 < 10 views is kept).
+    assert rows[3].startswith("|  | *reference level* | *25.00* | *100.00* | *0.237* | *-0.001* |")
+    assert "| *0.293* | *0.100* | *0.500* |" in rows[3]
     assert "| EquiCaps | 83.24 | 0.78 |" in readme[reported:]
     assert "EquiCaps" not in readme[:reported]
 
@@ -286,6 +289,16 @@ def test_an_empty_board_builds(tmp_path):
     build(board)
     assert "No results yet" in (board / "README.md").read_text()
     assert "No results yet" in show(board)
+
+
+def test_build_refuses_where_there_is_no_board(tmp_path):
+    runner = CliRunner()
+    for board in (tmp_path / "missing", tmp_path):  # absent; an unrelated directory
+        result = runner.invoke(cli, ["leaderboard", "build", "--board", str(board)])
+        assert result.exit_code == 1
+        assert f"Error: {board}: no board here" in result.output
+        assert "iebench leaderboard submit RESULTS.json" in result.output
+    assert not (tmp_path / "missing").exists() and list(tmp_path.iterdir()) == []
 
 
 def test_reported_numbers_are_the_published_ones():

@@ -122,16 +122,84 @@ def test_page_shows_rows_sorts_on_click_and_draws_the_plot(built_board, tmp_path
     probed.unlink()
 
 
-def test_page_screenshot_shows_tables_and_plot(built_board, tmp_path):
+# The page in iframes of a desktop's and a phone's width (headless Chromium's window is at
+# least 500 px wide, an iframe any width), probed for what a reader would call cut or
+# scrolled: the page wider than its window, a table wider than its box, or a cell whose
+# right edge lies beyond the window.
+LAYOUT_PROBE = """<!DOCTYPE html>
+<html><body style="margin: 0">
+<iframe src="index.html" style="width: 1280px; height: 1000px; border: 0"></iframe>
+<iframe src="index.html" style="width: 390px; height: 1000px; border: 0"></iframe>
+<script>
+window.addEventListener("load", function () {
+  var seen = Array.prototype.map.call(document.querySelectorAll("iframe"), function (frame) {
+    var win = frame.contentWindow, doc = frame.contentDocument;
+    var right = doc.documentElement.clientWidth;
+    function count(selector, test) {
+      return Array.prototype.filter.call(doc.querySelectorAll(selector), test).length;
+    }
+    return {
+      width: win.innerWidth,
+      pageWidth: doc.documentElement.scrollWidth,
+      scrolled: count("div.scroll", function (d) { return d.scrollWidth > d.clientWidth; }),
+      cut: count("th, td", function (cell) {
+        var box = cell.getBoundingClientRect();
+        return box.width > 0 && box.right > right + 0.5;
+      }),
+      results: count("td.path", function (td) {
+        var box = td.getBoundingClientRect();
+        return box.width > 0 && box.right <= right;
+      }),
+      reference: doc.querySelectorAll("tfoot tr.reference").length
+    };
+  });
+  var out = document.createElement("pre");
+  out.id = "browser-test";
+  out.textContent = JSON.stringify(seen);
+  document.body.appendChild(out);
+});
+</script>
+</body></html>
+"""
+
+
+def test_page_fits_a_desktop_and_a_phone_without_cutting_a_column(built_board, tmp_path):
+    """At 1280 px (headers and "± std" wrap inside their columns) and at 390 px (a phone:
+    every row a card of "header: value" lines) nothing scrolls sideways and every cell,
+    the results file's included, lies inside the window."""
+    probe = built_board / "layout-probe.html"  # beside the page: same origin, same links
+    probe.write_text(LAYOUT_PROBE)
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=10000",
+        "--window-size=1700,1100",
+        "--dump-dom",
+        probe.as_uri(),
+    )
+    probe.unlink()
+    match = re.search(r'<pre id="browser-test">(.*?)</pre>', dom, re.S)
+    assert match, dom[-2000:]
+    for width, seen in zip((1280, 390), json.loads(html.unescape(match.group(1))), strict=True):
+        assert seen["width"] == width
+        assert seen["pageWidth"] <= width, seen
+        assert seen["scrolled"] == 0 and seen["cut"] == 0, seen
+        assert seen["results"] == 4, seen  # every results-file cell shown whole
+        assert seen["reference"] == 2, seen  # a reference-level row under each track
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 1800), (390, 4000)])
+def test_page_screenshot_shows_tables_and_plot(built_board, tmp_path, width, height):
+    """Screenshots of a desktop and a phone (taller: the cards stack) reach the plot."""
     shot = tmp_path / "page.png"
     chromium(
         tmp_path,
-        "--window-size=1200,1800",
+        f"--window-size={width},{height}",
         f"--screenshot={shot}",
         (built_board / "index.html").as_uri(),
     )
     image = Image.open(shot).convert("RGB")
-    assert image.size == (1200, 1800)
+    assert image.size == (width, height)
     # The plot's marker colours (a measured point's fill) appear on the rendered page.
     colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20)}
     assert (0x1F, 0x77, 0xB4) in colours

@@ -33,6 +33,13 @@ def test_demo_runs_every_stage_and_publishes_both_methods(tmp_path):
     assert {e.track.protocol for e in entries} == {"quick"}
     assert report.page.is_file() and report.plot.is_file()
     assert report.table.splitlines()[0] == "built-in objects (demo render), quick protocol, 64 px"
+    # The floors under the scores: chance MRR of 1 true view among 3 is (1 + 1/2 + 1/3) / 3;
+    # H@5 (5 >= 3 views: always 1) is left out.
+    lines = report.table.splitlines()
+    header = next(line for line in lines if line.startswith("#"))
+    assert "H@1" in header and "H@5" not in header
+    floors = next(line for line in lines if line.lstrip().startswith("reference level"))
+    assert "0.611" in floors.split() and "0.333" in floors.split()
     sie = json.loads(report.results["sie"].read_text())
     assert "equivariance" in sie["scores"]  # SIE's predictor was evaluated too
     assert json.loads((config.out / "demo.json").read_text())["views"] == 3

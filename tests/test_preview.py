@@ -21,7 +21,7 @@ def tree(tmp_path_factory):
 
 def test_preview_command_writes_a_png_of_the_expected_size(tree, tmp_path):
     out = tmp_path / "sheet.png"
-    args = ["preview", str(tree), "--out", str(out), "--objects", "3", "--views", "2"]
+    args = ["preview", str(tree), "--out", str(out), "--count", "3", "--views", "2"]
     result = CliRunner().invoke(cli, [*args, "--cell", "64"])
     assert result.exit_code == 0, result.output
     with Image.open(out) as sheet:
@@ -30,7 +30,7 @@ def test_preview_command_writes_a_png_of_the_expected_size(tree, tmp_path):
 
 
 def test_sheet_shows_each_view_with_its_factors(tree):
-    sheet = np.asarray(contact_sheet(tree, objects=5, views=3, cell=32))
+    sheet = np.asarray(contact_sheet(tree, objects=5, views=3, cell=32).image)
     # Round-robin over synsets: airplane, chair, table, then the second of each.
     first_row_view_2 = sheet[PAD : PAD + 32, LABEL_WIDTH + 2 * SheetLayout(1, 1, 32).column_width :]
     expected = read_image(tree / "02691156" / "plane_a" / "image_2.jpg")
@@ -45,9 +45,32 @@ def test_a_missing_view_is_drawn_grey(tmp_path):
     root = build_tree(tmp_path / "tree", views=2, size=32)
     (root / "02691156" / "plane_a" / "image_1.jpg").unlink()
     (root / "02691156" / "plane_a" / "latent_1.npy").unlink()
-    sheet = np.asarray(contact_sheet(root, objects=1, views=2, cell=32))
+    drawn = contact_sheet(root, objects=1, views=2, cell=32)
+    sheet = np.asarray(drawn.image)
     left = LABEL_WIDTH + SheetLayout(1, 1, 32).column_width
     assert (sheet[PAD + 20 : PAD + 30, left + 20 : left + 30] == 200).all()
+    assert drawn.corrupt == ()  # missing is not corrupt
+
+
+def test_a_corrupt_view_is_marked_corrupt_and_fails_the_command(tmp_path):
+    root = build_tree(tmp_path / "tree", views=2, size=32)
+    image = root / "02691156" / "plane_a" / "image_1.jpg"
+    image.write_bytes(image.read_bytes()[:40])  # a truncated JPEG
+    (root / "02691156" / "plane_a" / "latent_0.npy").write_bytes(b"not an array")
+    drawn = contact_sheet(root, objects=1, views=2, cell=32)
+    left = LABEL_WIDTH + SheetLayout(1, 1, 32).column_width
+    corner = np.asarray(drawn.image)[PAD : PAD + 3, left : left + 32]  # above the text
+    assert (corner == (230, 150, 150)).all()
+    assert [p.split(":")[0] for p in drawn.corrupt] == [
+        str(root / "02691156" / "plane_a" / "latent_0.npy"),
+        str(image),
+    ]
+    out = tmp_path / "sheet.png"
+    result = CliRunner().invoke(cli, ["preview", str(root), "--out", str(out), "--count", "1"])
+    assert result.exit_code == 1
+    assert f"corrupt: {image}:" in result.stderr
+    assert "Error: 2 corrupt file(s) in" in result.stderr
+    assert out.is_file()  # the sheet is still written, to look at
 
 
 def test_an_empty_root_is_an_error(tmp_path):

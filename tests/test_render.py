@@ -19,9 +19,11 @@ import pytest
 from conftest import RENDERED_RESOLUTION, RENDERED_VIEWS
 from PIL import Image
 
+from iebench.data.validate import validate_tree
 from iebench.objects import make_object_set
 from iebench.rendering import RenderConfig, render_objects
 from iebench.spec import taxonomy
+from iebench.spec.checksums import Checksums
 from iebench.spec.factors import FactorSpec, sample_object, sample_view
 from iebench.spec.layout import image_path, latent_path, parse_object_key, split_files
 
@@ -57,6 +59,7 @@ def test_tree_has_the_published_layout_and_latents(rendered_tree):
         assert sorted(p.name for p in directory.iterdir()) == sorted(
             [f"image_{i}.jpg" for i in range(RENDERED_VIEWS)]
             + [f"latent_{i}.npy" for i in range(RENDERED_VIEWS)]
+            + ["checksums.json"]
         )
         for view in range(RENDERED_VIEWS):
             latent = np.load(latent_path(rendered_tree, synset, object_id, view))
@@ -166,21 +169,74 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_killed_run_resumes_to_the_same_dataset(rendered_tree, tmp_path):
+def counts(out: Path) -> tuple[int, int, int, bool]:
+    """(images, latents, views in checksum records, split files written) of a tree."""
+    records = 0
+    for path in out.glob("*/*/checksums.json"):
+        records += sum(name.startswith("image_") for name in json.loads(path.read_text()))
+    return (
+        len(list(out.glob("*/*/image_*.jpg"))),
+        len(list(out.glob("*/*/latent_*.npy"))),
+        records,
+        (out / "train_images.npy").is_file(),
+    )
+
+
+def assert_nothing_partial(out: Path) -> None:
+    """Every file under a final name is whole: recorded ones as recorded, latents loadable."""
+    for path in out.glob("*/*/checksums.json"):
+        record = Checksums.load(path.parent)
+        for name in record.entries:
+            assert record.matches(path.parent / name), path.parent / name
+    for latent in out.glob("*/*/latent_*.npy"):
+        np.load(latent)
+
+
+# Kill moments, in the order a run reaches them: each kill -9s the run at the first poll
+# that sees the condition, and the next run resumes from there.
+KILL_MOMENTS = [
+    ("lock taken, manifest written, no view yet", lambda out: (out / "iebench.json").is_file()),
+    ("first JPEG written", lambda out: counts(out)[0] >= 1),
+    ("2 latents written", lambda out: counts(out)[1] >= 2),
+    ("3 views recorded", lambda out: counts(out)[2] >= 3),
+    ("5 latents written", lambda out: counts(out)[1] >= 5),
+    ("6 views recorded", lambda out: counts(out)[2] >= 6),
+    ("8 latents written", lambda out: counts(out)[1] >= 8),
+    ("10 views recorded", lambda out: counts(out)[2] >= 10),
+    ("all 12 views recorded", lambda out: counts(out)[2] >= 12),
+    ("split files written", lambda out: counts(out)[3]),
+]
+
+
+def test_a_run_killed_at_any_moment_resumes_to_the_same_dataset(rendered_tree, tmp_path):
+    """kill -9 `iebench render` at 10 moments in turn (each run resuming the last), then
+    resume to the end: the tree is byte for byte the uninterrupted one, nothing partial."""
     out = tmp_path / "killed"
     command = render_command(objects_root(rendered_tree), out, "--synsets", "airplane")
     command += ["--views", str(RENDERED_VIEWS)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: any(out.glob("*/*/latent_*.npy")))
-    workers = children(process.pid)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    # The worker dies with its parent: nothing renders on behind our back.
-    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10)
-    finished = len(list(out.glob("*/*/latent_*.npy")))
-    assert finished < 3 * RENDERED_VIEWS, "killed too late to test anything"
-    for latent in out.glob("*/*/latent_*.npy"):  # what has a final name is whole
-        np.load(latent)
+    states, stale = [], None
+    for name, reached in KILL_MOMENTS:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: process.poll() is not None or reached(out), timeout=180)  # noqa: B023
+        if process.poll() is not None:  # it finished before the moment came: not a kill
+            continue
+        workers = children(process.pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # The workers die with their parent: nothing renders on behind our back.
+        wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10)  # noqa: B023
+        states.append((name, counts(out)))
+        assert_nothing_partial(out)
+        # The dead run's lock is left, naming it (unless it had just released it, done).
+        lock = (out / "iebench.lock").read_text()
+        if lock:
+            assert f'"pid": {process.pid},' in lock
+        else:
+            assert json.loads((out / "iebench.json").read_text())["status"] == "finished"
+        stale = process.pid if lock else None
+    kills = len(states)
+    assert kills >= 8, states
+    assert len({state for _, state in states}) >= 8, states  # at 8 or more different moments
     config = RenderConfig(
         out=out,
         objects=objects_root(rendered_tree),
@@ -190,10 +246,61 @@ def test_a_killed_run_resumes_to_the_same_dataset(rendered_tree, tmp_path):
         resolution=RENDERED_RESOLUTION,
         progress=False,
     )
-    report = render_objects(config, log=lambda message: None)
-    assert report.ok and report.images_found >= finished
-    assert not list(out.glob("*/*/.tmp-*"))
+    messages = []
+    report = render_objects(config, log=messages.append)
+    assert report.ok
+    if stale is not None:
+        assert f"taking over the lock of a run that died (pid {stale} on " in "\n".join(messages)
+    assert not list(out.glob("**/.tmp-*")) and (out / "iebench.lock").read_text() == ""
     assert tree_files(out) == tree_files(rendered_tree, "02691156")
+    for split in ("train", "val"):
+        mine, full = split_files(out, split), split_files(rendered_tree, split)
+        keys = np.load(full.images)
+        rows = np.array([key.startswith("/02691156/") for key in keys])
+        assert np.array_equal(np.load(mine.images), keys[rows])
+        assert np.array_equal(np.load(mine.labels), np.load(full.labels)[rows])
+        latents = np.load(full.latents).reshape(len(keys), RENDERED_VIEWS, -1)[rows]
+        assert np.array_equal(np.load(mine.latents), latents.reshape(-1, latents.shape[-1]))
+
+
+def test_a_second_render_into_a_tree_is_refused_naming_the_first(rendered_tree, tmp_path):
+    out = tmp_path / "busy"
+    command = render_command(objects_root(rendered_tree), out, "--synsets", "car", "--views", "40")
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (out / "iebench.json").is_file())
+        second = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 1 and second.stderr.count("\n") == 1, second.stderr
+    assert f"{out}: another render is writing this tree (pid {first.pid} on " in second.stderr
+
+
+def test_a_damaged_jpeg_is_found_and_rendered_again(rendered_tree, tmp_path):
+    """Bytes inside the entropy-coded data overwritten (the end marker and the size intact):
+    validate names the file, and a rerun renders that view again, identical to the first."""
+    out = tmp_path / "damaged"
+    shutil.copytree(rendered_tree, out)
+    image = next(out.glob("02958343/*/image_2.jpg"))
+    original = image.read_bytes()
+    damaged = bytearray(original)
+    damaged[-202:-2] = bytes(range(200))
+    image.write_bytes(bytes(damaged))
+    report = validate_tree(out)
+    assert any(p.startswith(f"{image}: size or sha256 differs") for p in report.problems)
+    config = RenderConfig(
+        out=out,
+        objects=objects_root(rendered_tree),
+        views=RENDERED_VIEWS,
+        preset="preview",
+        resolution=RENDERED_RESOLUTION,
+        progress=False,
+    )
+    report = render_objects(config, log=lambda message: None)
+    assert report.ok and report.images_rendered == 1
+    assert image.read_bytes() == original
+    assert validate_tree(out).ok
 
 
 def test_a_crashed_worker_fails_only_its_object(rendered_tree, tmp_path):
@@ -281,17 +388,17 @@ def test_broken_objects_are_recorded_and_the_rest_render(tmp_path):
 def test_translated_factors_give_ten_value_latents(rendered_tree, tmp_path):
     out = tmp_path / "translated"
     result = subprocess.run(
-        render_command(objects_root(rendered_tree), out, "--limit", "1", "--views", "2")
+        render_command(objects_root(rendered_tree), out, "--limit", "2", "--views", "2")
         + ["--factors", "translated"],
         capture_output=True,
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
-    (directory,) = object_dirs(out)
     spec = FactorSpec.translated()
-    for view in range(2):
-        latent = np.load(directory / f"latent_{view}.npy")
-        expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
-        assert latent.shape == (10,) and np.array_equal(latent, expected)
+    for directory in object_dirs(out):
+        for view in range(2):
+            latent = np.load(directory / f"latent_{view}.npy")
+            expected = sample_view(spec, 0, directory.parent.name, directory.name, view)
+            assert latent.shape == (10,) and np.array_equal(latent, expected)
     assert np.load(split_files(out, "train").latents).shape == (2, 10)
 
 
@@ -326,6 +433,19 @@ def test_a_tree_refuses_a_run_with_another_seed(rendered_tree, tmp_path):
     )
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "this tree was rendered with another seed" in result.stderr
+
+
+def test_a_settings_mismatch_lists_only_the_differing_keys(rendered_tree, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(rendered_tree / "iebench.json", out / "iebench.json")
+    objects = str(objects_root(rendered_tree))
+    result = run_cli("--objects", objects, "--out", str(out), *SMALL, "--samples", "9")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert (
+        "this tree was rendered with another render settings (samples: 4 (asked: 9)); "
+        "render into another --out, or render with the tree's settings" in result.stderr
+    )
 
 
 def test_import_is_upright_and_centred(tmp_path):

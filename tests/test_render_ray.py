@@ -19,7 +19,9 @@ from iebench.rendering import RenderConfig, render_objects
 from iebench.rendering.ray_pool import LOCAL, connect
 
 VIEWS = 5
-CATEGORIES = ("airplane", "car", "chair")
+# One category of three objects: two to train, one to val (a val split needs two of a class).
+CATEGORIES = ("airplane",)
+PER_CLASS = 3
 
 
 def _config(objects: Path, out: Path, **options) -> RenderConfig:
@@ -46,7 +48,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory) -> Path:
-    return make_object_set(tmp_path_factory.mktemp("objects"), 1, seed=0, categories=CATEGORIES)
+    return make_object_set(
+        tmp_path_factory.mktemp("objects"), PER_CLASS, seed=0, categories=CATEGORIES
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +72,10 @@ def ray_address():
 def test_a_ray_render_gives_the_local_pools_dataset(objects, pool_tree, ray_address, tmp_path):
     config = _config(objects, tmp_path / "tree", workers=2, ray=ray_address)
     report = render_objects(config, log=lambda message: None)
-    assert report.ok and report.images_rendered == len(CATEGORIES) * VIEWS
+    assert report.ok and report.images_rendered == PER_CLASS * VIEWS
     files = _files(config.out)
     assert files == _files(pool_tree)
-    assert sum(name.endswith(".jpg") for name in files) == len(CATEGORIES) * VIEWS
+    assert sum(name.endswith(".jpg") for name in files) == PER_CLASS * VIEWS
     manifest = (config.out / "iebench.json").read_text()
     assert '"ray": "' in manifest and '"blender": "5.0.1"' in manifest
 
@@ -97,7 +101,7 @@ def test_a_killed_ray_render_resumes_to_the_same_dataset(objects, pool_tree, ray
         driver.kill()
         driver.wait()
     rendered = len(list(out.glob("*/*/latent_*.npy")))
-    assert 0 < rendered < len(CATEGORIES) * VIEWS
+    assert 0 < rendered < PER_CLASS * VIEWS
     assert not (out / "train_images.npy").exists()
 
     report = render_objects(_config(objects, out, ray=ray_address), log=lambda message: None)
@@ -151,7 +155,7 @@ def test_an_object_lost_with_its_actor_is_rendered_again(objects, pool_tree, ray
     report = render_objects(_config(objects, out, ray=ray_address), log=lambda message: None)
     killer.join()
     assert killed, "no render actor was found to kill"
-    assert report.ok and report.complete == len(CATEGORIES)
+    assert report.ok and report.complete == PER_CLASS
     assert _files(out) == _files(pool_tree)
 
 

@@ -2,7 +2,9 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from iebench.cli import cli
 from iebench.core.errors import IebenchError
 from iebench.objects.shapenet import discover, read_objects_list
 
@@ -81,3 +83,18 @@ def test_objects_list(tmp_path):
         read_objects_list(listing)
     with pytest.raises(IebenchError, match="cannot read objects list"):
         read_objects_list(tmp_path / "missing.txt")
+
+
+def test_the_folder_above_a_tree_names_the_tree(v2_tree, tmp_path):
+    (tmp_path / "downloads").mkdir()  # a sibling without synsets is passed over
+    with pytest.raises(IebenchError) as raised:
+        discover(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path}: no <synset> folders here, but {v2_tree} has them; "
+        f"did you mean --objects {v2_tree}?"
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", "--objects", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"did you mean --objects {v2_tree}?" in result.output
+    assert not out.exists()  # refused before writing an empty tree

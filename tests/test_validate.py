@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -119,3 +121,26 @@ def test_a_rendered_tree_passes(rendered_tree):
     assert report.notes == []  # image size and factor spec come from the manifest
     views = report.splits["train"].views
     assert report.splits["train"].images_decoded == report.splits["train"].objects * views
+
+
+def test_an_empty_split_fails(tree):
+    files = split_files(tree, "val")
+    np.save(files.images, np.array([], dtype="<U20"))
+    np.save(files.labels, np.array([], dtype=np.int64))
+    np.save(files.latents, np.zeros((0, 7)))
+    assert only_problem(tree) == f"{files.images}: the val split is empty"
+
+
+def test_a_rendered_view_must_be_the_file_rendered(rendered_tree, tmp_path):
+    tree = shutil.copytree(rendered_tree, tmp_path / "tree")
+    image = next(tree.glob("03001627/*/image_1.jpg"))
+    other = next(tree.glob("04379243/*/image_1.jpg"))
+    shutil.copy(other, image)  # a whole JPEG of the right size, of another view
+    record = image.parent / "checksums.json"
+    assert (
+        only_problem(tree)
+        == f"{image}: size or sha256 differs from {record}: not the file rendered"
+    )
+    shutil.copy(rendered_tree / image.relative_to(tree), image)
+    other.parent.joinpath("checksums.json").unlink()
+    assert only_problem(tree) == f"{other.parent / 'checksums.json'}: checksum record missing"

@@ -12,6 +12,7 @@ import sys
 import click
 
 from iebench import __version__
+from iebench.cli.options import examples
 from iebench.core.errors import IebenchError
 
 # name -> "module:attribute" of a click command. One line per subcommand.
@@ -50,10 +51,22 @@ class LazyGroup(click.Group):
             raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=LazyGroup)
+@click.group(
+    cls=LazyGroup,
+    # Inherited by every subcommand's context: -h works everywhere.
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=examples(
+        "iebench demo --out demo",
+        "iebench render --objects ShapeNetCore.v2 --out data/3DIEBench --workers 8",
+        "iebench evaluate runs/sie/submission.py --data data/3DIEBench --out sie.json",
+    ),
+)
 @click.version_option(__version__, prog_name="iebench")
 def cli() -> None:
-    """Render 3DIEBench with Blender and benchmark image encoders on it."""
+    """Render 3DIEBench with Blender and benchmark image encoders on it.
+
+    Run `iebench COMMAND -h` for a command's options and examples.
+    """
 
 
 def main() -> None:

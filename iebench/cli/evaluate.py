@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from iebench.cli.options import default_of, examples
 from iebench.core.errors import IebenchError
 from iebench.core.io import check_output
 from iebench.core.processes import end_torchrun_worker
-from iebench.evaluation.config import PROTOCOLS, EvalConfig, default_device, default_workers
+from iebench.evaluation.config import PROTOCOLS, EvalConfig
 from iebench.evaluation.run import evaluate as run_evaluation
 from iebench.spec.results import format_table, write_results
 from iebench.spec.tasks import TASKS
@@ -27,7 +28,14 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     return tasks
 
 
-@click.command("evaluate")
+@click.command(
+    "evaluate",
+    epilog=examples(
+        "iebench evaluate runs/sie/submission.py --data data/3DIEBench --out sie.json",
+        "iebench evaluate enc.py --data data/3DIEBench --protocol quick --tasks rotation",
+        "iebench evaluate runs/vicreg/submission.py --data data/3DIEBench --seeds 3 --out v.json",
+    ),
+)
 @click.argument("encoder", type=click.Path(path_type=Path))
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset root.")
 @click.option(
@@ -39,7 +47,7 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
 @click.option(
     "--protocol",
     type=click.Choice(list(PROTOCOLS)),
-    default="reference",
+    default=default_of(EvalConfig, "protocol"),
     show_default=True,
     help="reference: the published probes (300 epochs); quick: 10 epochs, for smoke tests.",
 )
@@ -51,14 +59,14 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
 @click.option(
     "--seeds",
     type=click.IntRange(min=1),
-    default=1,
+    default=default_of(EvalConfig, "seeds"),
     show_default=True,
     help="Train every probe with seeds 0..N-1; scores report mean, std and n.",
 )
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
-    default=0,
+    default=default_of(EvalConfig, "seed"),
     show_default=True,
     help="Seed of torch's, numpy's and random's global generators while the submission "
     "builds its encoder (recorded in the results).",
@@ -83,17 +91,27 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     default=None,
     help="Feature cache directory (default DATA/.iebench-cache).",
 )
-@click.option("--device", default=None, help="torch device (default: cuda when present, else cpu).")
+@click.option(
+    "--device",
+    default=default_of(EvalConfig, "device"),
+    show_default="cuda when present, else cpu",
+    help="torch device.",
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=256,
+    default=default_of(EvalConfig, "batch_size"),
     show_default=True,
     help="Images per batch when extracting features.",
 )
 @click.option(
-    "--workers", type=click.IntRange(min=0), default=None, help="Image-loading processes."
+    "--workers",
+    type=click.IntRange(min=0),
+    default=default_of(EvalConfig, "workers"),
+    show_default="cores - 1, at most 8",
+    help="Image-loading processes.",
 )
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
     encoder: Path,
     data: Path,
@@ -106,11 +124,15 @@ def evaluate(
     out: Path,
     overwrite: bool,
     cache: Path | None,
-    device: str | None,
+    device: str,
     batch_size: int,
-    workers: int | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
-    """Evaluate the encoder built by ENCODER.py on the dataset at DATA."""
+    """Evaluate the encoder built by ENCODER.py on the dataset at DATA.
+
+    Probes are trained on DATA's train split and scored on its val split; the table
+    printed gives each score's reference level (docs/protocol.md)."""
     check_output(out, "file", overwrite=overwrite)
     if cache is not None:
         check_output(cache, "directory", "--cache")
@@ -123,9 +145,10 @@ def evaluate(
         seed=seed,
         allow_resolution_mismatch=allow_resolution_mismatch,
         cache_dir=cache,
-        device=device or default_device(),
+        device=device,
         batch_size=batch_size,
-        workers=default_workers() if workers is None else workers,
+        workers=workers,
+        progress=not quiet,
     )
     results = run_evaluation(encoder, config)
     if results is not None:  # None: a torchrun process other than 0, which extracted its share

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iebench.cli.options import examples
 from iebench.leaderboard.board import DEFAULT_BOARD
 from iebench.leaderboard.build import build as build_board
 from iebench.leaderboard.build import show as show_board
@@ -20,12 +21,24 @@ BOARD_OPTION = click.option(
 )
 
 
-@click.group()
+@click.group(
+    epilog=examples(
+        "iebench leaderboard submit sie.json --dataset-name 3DIEBench",
+        "iebench leaderboard build",
+        "iebench leaderboard show --reported",
+    ),
+)
 def leaderboard() -> None:
     """Publish results: check and add results files, build the board's pages."""
 
 
-@leaderboard.command("submit")
+@leaderboard.command(
+    "submit",
+    epilog=examples(
+        "iebench leaderboard submit sie.json",
+        "iebench leaderboard submit sie.json --board leaderboard --dataset-name 3DIEBench",
+    ),
+)
 @click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
 @BOARD_OPTION
 @click.option(
@@ -42,7 +55,10 @@ def submit(results: Path, board: Path, dataset_name: str | None) -> None:
     click.echo(f"run `iebench leaderboard build --board {board}` to update the pages")
 
 
-@leaderboard.command("build")
+@leaderboard.command(
+    "build",
+    epilog=examples("iebench leaderboard build", "iebench leaderboard build --board demo/board"),
+)
 @BOARD_OPTION
 def build(board: Path) -> None:
     """Regenerate README.md, index.html and tradeoff.png from the results files."""
@@ -52,9 +68,12 @@ def build(board: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-@leaderboard.command("show")
+@leaderboard.command(
+    "show",
+    epilog=examples("iebench leaderboard show", "iebench leaderboard show --reported"),
+)
 @BOARD_OPTION
 @click.option("--reported", is_flag=True, help="Also print the numbers reported in papers.")
 def show(board: Path, reported: bool) -> None:
-    """Print the board's tables."""
+    """Print the board's tables, each with its track's reference levels."""
     click.echo(show_board(board, with_reported=reported), nl=False)

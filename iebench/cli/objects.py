@@ -6,17 +6,26 @@ from pathlib import Path
 
 import click
 
+from iebench.cli.options import examples
 from iebench.objects.objectset import BUILTIN_CATEGORIES, make_object_set
 from iebench.objects.shapenet import discover
 from iebench.spec import taxonomy
 
 
-@click.group()
+@click.group(
+    epilog=examples("iebench objects make objects", "iebench objects list"),
+)
 def objects() -> None:
     """Procedural stand-ins for ShapeNetCore objects (no download needed)."""
 
 
-@objects.command("make")
+@objects.command(
+    "make",
+    epilog=examples(
+        "iebench objects make objects",
+        "iebench objects make objects --per-class 10 --categories chair,table --seed 1",
+    ),
+)
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--per-class", type=int, default=4, show_default=True, help="Objects per category.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the set (>= 0).")
@@ -32,7 +41,7 @@ def make(out: Path, per_class: int, seed: int, categories: str | None) -> None:
     click.echo(f"{out}: {found.summary()} (seed {seed}, {per_class} per category)")
 
 
-@objects.command("list")
+@objects.command("list", epilog=examples("iebench objects list"))
 def list_categories() -> None:
     """Print the built-in categories: synset id, label and name."""
     for synset in BUILTIN_CATEGORIES:

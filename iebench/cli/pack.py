@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iebench.cli.options import examples
 from iebench.core.errors import IebenchError
 from iebench.core.io import check_output
 from iebench.data.pack import PACK_DIR, pack_split
@@ -14,7 +15,13 @@ from iebench.data.tree import TreeIndex, require_objects
 from iebench.spec.layout import SPLITS, split_files
 
 
-@click.command("pack")
+@click.command(
+    "pack",
+    epilog=examples(
+        "iebench pack data/3DIEBench",
+        "iebench pack data/3DIEBench --resolution 128 --split train --workers 8",
+    ),
+)
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option(
     "--resolution",
@@ -43,8 +50,14 @@ from iebench.spec.layout import SPLITS, split_files
     show_default=True,
     help="Decoding processes.",
 )
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def pack(
-    data: Path, resolution: int, splits: tuple[str, ...], out: Path | None, workers: int
+    data: Path,
+    resolution: int,
+    splits: tuple[str, ...],
+    out: Path | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
     """Decode every view of DATA once into a memory-mapped uint8 array per split."""
     if not data.is_dir():
@@ -56,7 +69,7 @@ def pack(
     # Every split is checked before the first is packed.
     indices = [require_objects(TreeIndex.load(data, split)) for split in splits]
     for split, index in zip(splits, indices, strict=True):
-        path = pack_split(index, resolution, out, workers, progress=True)
+        path = pack_split(index, resolution, out, workers, progress=not quiet)
         size = path.stat().st_size / 2**30
         click.echo(
             f"{split}: {index.num_objects} objects x {index.views} views -> {path} ({size:.2f} GiB)"

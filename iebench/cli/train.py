@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from iebench.cli.options import config_fields, default_of, examples
 from iebench.core.errors import IebenchError
 from iebench.core.io import check_output
 from iebench.methods import CONDITIONINGS, METHODS
@@ -25,12 +26,7 @@ def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
 
 
 # Command-line options -> the TrainConfig field each sets, where the names differ.
-_FIELDS = {
-    "transform": "options",
-    "chunk_size": "options",
-    "compile_": "compile",
-    "quiet": "progress",
-}
+_FIELDS = {"transform": "options", "chunk_size": "options", "quiet": "progress"}
 
 
 def _given_fields(context: click.Context) -> set[str]:
@@ -54,8 +50,35 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     return weights
 
 
-@click.command("train")
-@click.argument("method", type=click.Choice(list(METHODS)))
+def _default(name: str):
+    return default_of(TrainConfig, name)
+
+
+HELP = "\n".join(
+    [
+        "Train METHOD (SIE or a baseline of its paper) on DATA's train split into OUT.",
+        "",
+        "Defaults are the paper's (docs/protocol.md): Adam, lr 1e-3, global batch 1024, "
+        "2000 epochs, 256 px, ResNet-18. For DDP: torchrun --nproc-per-node N -m iebench "
+        "train ... (the global batch is split over the processes).",
+        "",
+        "\b",
+        "METHOD is one of:",
+        *(f"  {name:<19} {info.description}" for name, info in METHODS.items()),
+    ]
+)
+
+
+@click.command(
+    "train",
+    help=HELP,
+    epilog=examples(
+        "iebench train sie --data data/3DIEBench --out runs/sie",
+        "iebench train vicreg --data data/3DIEBench --out runs/vicreg --epochs 100 --workers 2",
+        "iebench train predict-transform --data data/3DIEBench --out runs/rot4 --transform rot4",
+    ),
+)
+@click.argument("method", type=click.Choice(list(METHODS)), metavar="METHOD")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset root.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory.")
 @click.option(
@@ -64,19 +87,70 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     help="Continue the run in --out from its checkpoint, with its stored settings "
     "(options given again may change only --epochs and how it runs).",
 )
-@click.option("--epochs", type=int, default=2000, show_default=True)
-@click.option("--batch-size", type=int, default=1024, show_default=True, help="Global batch.")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--weight-decay", type=float, default=1e-6, show_default=True)
-@click.option("--resolution", type=int, default=256, show_default=True)
-@click.option("--width", type=int, default=64, show_default=True, help="ResNet width (64: R18).")
-@click.option("--layers", default="2-2-2-2", show_default=True, help="Blocks per stage.")
 @click.option(
-    "--backbone", type=click.Choice(list(BACKBONES)), default="resnet18", show_default=True
+    "--epochs", type=int, default=_default("epochs"), show_default=True, help="Training epochs."
 )
-@click.option("--projector", default=None, help="Projector sizes [default: 4x output, 3 layers].")
-@click.option("--equivariant-dims", type=int, default=None, help="SIE: equivariant dims.")
-@click.option("--conditioning", type=click.Choice(list(CONDITIONINGS)), default=None)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=_default("batch_size"),
+    show_default=True,
+    help="Global batch (split evenly across torchrun processes).",
+)
+@click.option(
+    "--lr", type=float, default=_default("lr"), show_default=True, help="Adam learning rate."
+)
+@click.option(
+    "--weight-decay",
+    type=float,
+    default=_default("weight_decay"),
+    show_default=True,
+    help="Adam weight decay.",
+)
+@click.option(
+    "--resolution",
+    type=int,
+    default=_default("resolution"),
+    show_default=True,
+    help="Input image side in pixels (a multiple of 32).",
+)
+@click.option(
+    "--width",
+    type=int,
+    default=_default("width"),
+    show_default=True,
+    help="ResNet width: the representation has 8 x width dims (64: ResNet-18, 512-d).",
+)
+@click.option(
+    "--layers",
+    default="-".join(map(str, _default("layers"))),
+    show_default=True,
+    help="Residual blocks per stage.",
+)
+@click.option(
+    "--backbone",
+    type=click.Choice(list(BACKBONES)),
+    default=_default("backbone"),
+    show_default=True,
+    help="Backbone architecture.",
+)
+@click.option(
+    "--projector",
+    default=None,
+    help="Projector layer sizes, e.g. 2048-2048-2048 [default: 4x the output, 3 layers].",
+)
+@click.option(
+    "--equivariant-dims",
+    type=int,
+    default=None,
+    help="SIE-like methods: dims of the equivariant part [default: the method's].",
+)
+@click.option(
+    "--conditioning",
+    type=click.Choice(list(CONDITIONINGS)),
+    default=None,
+    help="What the predictor is given [default: the method's].",
+)
 @click.option("--weight", "weights", multiple=True, help="Loss weight NAME=VALUE (repeatable).")
 @click.option(
     "--transform",
@@ -85,50 +159,74 @@ def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
     help="predict-transform, care: the transformation [default: rot4].",
 )
 @click.option("--chunk-size", type=int, default=None, help="care: rows sharing a transformation.")
-@click.option("--temperature", type=float, default=0.1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=int, default=4, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
+@click.option(
+    "--temperature",
+    type=float,
+    default=_default("temperature"),
+    show_default=True,
+    help="InfoNCE temperature (SimCLR, EquiMod, SEN).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=_default("seed"),
+    show_default=True,
+    help="Seed of the weights, the views and the batch order.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=_default("workers"),
+    show_default="4, fewer on fewer cores",
+    help="Image-loading processes.",
+)
+@click.option(
+    "--device",
+    default=_default("device"),
+    show_default=True,
+    help="auto (CUDA when present), cpu or cuda[:N].",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=_default("precision"),
+    show_default=True,
+    help="auto: bf16 autocast on CUDA, fp32 on CPU.",
+)
 @click.option("--channels-last", is_flag=True, help="GPU: channels-last memory format.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
+@click.option("--compile", is_flag=True, help="torch.compile the model.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_command(method: str, data: Path, out: Path, resume: bool, **options) -> None:
-    """Train METHOD (SIE or a baseline of its paper) on DATA's train split into OUT.
-
-    Defaults are the paper's. For DDP: torchrun --nproc-per-node N -m iebench train ...
-    """
+def train_command(
+    method: str,
+    data: Path,
+    out: Path,
+    resume: bool,
+    weights: tuple[str, ...],
+    transform: str | None,
+    chunk_size: int | None,
+    quiet: bool,
+    **options,
+) -> None:
     from iebench.core.processes import end_torchrun_worker
     from iebench.training.loop import train
 
     check_output(out, "directory")
+    method_options = {"transform": transform, "chunk_size": chunk_size}
     config = TrainConfig(
         method=method,
         data=str(data),
         out=str(out),
-        epochs=options["epochs"],
-        batch_size=options["batch_size"],
-        lr=options["lr"],
-        weight_decay=options["weight_decay"],
-        resolution=options["resolution"],
-        width=options["width"],
-        layers=_sizes(options["layers"], "--layers"),
-        backbone=options["backbone"],
-        projector=_sizes(options["projector"], "--projector"),
-        equivariant_dims=options["equivariant_dims"],
-        conditioning=options["conditioning"],
-        weights=_weights(options["weights"]),
-        options={
-            name: options[name] for name in ("transform", "chunk_size") if options[name] is not None
-        },
-        temperature=options["temperature"],
-        seed=options["seed"],
-        workers=options["workers"],
-        device=options["device"],
-        precision=options["precision"],
-        channels_last=options["channels_last"],
-        compile=options["compile_"],
-        progress=not options["quiet"],
+        weights=_weights(weights),
+        options={name: value for name, value in method_options.items() if value is not None},
+        progress=not quiet,
+        **config_fields(
+            TrainConfig,
+            options,
+            convert={
+                "layers": lambda text: _sizes(text, "--layers"),
+                "projector": lambda text: _sizes(text, "--projector"),
+            },
+        ),
     )
     result = train(config, resume=resume, given=_given_fields(click.get_current_context()))
     if result.main and result.history:

@@ -27,6 +27,7 @@ PAD = 4
 BACKGROUND = (255, 255, 255)
 INK = (0, 0, 0)
 MISSING = (200, 200, 200)
+CORRUPT = (230, 150, 150)
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,20 @@ def factor_lines(latent: np.ndarray) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ContactSheet:
+    """The sheet, and the files on it that are on disk but unreadable (drawn as corrupt)."""
+
+    image: Image.Image
+    corrupt: tuple[str, ...]  # "<path>: <problem>", one per file
+
+
 def contact_sheet(
     root: str | Path, objects: int = 6, views: int = 8, cell: int = 128
-) -> Image.Image:
+) -> ContactSheet:
     """The sheet of the first ``objects`` objects (round-robin over synsets), views 0..views-1
-    (fewer when no object has that many on disk)."""
+    (fewer when no object has that many on disk). A view absent from disk is drawn grey as
+    missing; one present but undecodable, red as corrupt, and listed in ``corrupt``."""
     root = Path(root)
     if not root.is_dir():
         raise IebenchError(f"{root}: dataset root is not a directory")
@@ -94,13 +104,16 @@ def contact_sheet(
     sheet = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
+    corrupt: list[str] = []
     for row, (synset, object_id) in enumerate(chosen):
         top = row * layout.row_height + PAD
         draw.text((PAD, top), f"{name_of(synset)}\n{synset}\n{object_id[:14]}", fill=INK, font=font)
         for view in range(views):
             left = LABEL_WIDTH + view * layout.column_width
-            _draw_view(sheet, draw, font, root, synset, object_id, view, (left, top), cell)
-    return sheet
+            corrupt += _draw_view(
+                sheet, draw, font, root, synset, object_id, view, (left, top), cell
+            )
+    return ContactSheet(sheet, tuple(corrupt))
 
 
 def _views_on_disk(root: Path, synset: str, object_id: str) -> int:
@@ -111,23 +124,34 @@ def _views_on_disk(root: Path, synset: str, object_id: str) -> int:
     return count
 
 
-def _draw_view(sheet, draw, font, root, synset, object_id, view, corner, cell) -> None:
+def _draw_view(sheet, draw, font, root, synset, object_id, view, corner, cell) -> list[str]:
+    """Draw one view and its factors; returns the problems of its files present but corrupt."""
     left, top = corner
+    corrupt = []
+    image = image_path(root, synset, object_id, view)
     try:
-        pixels = read_image(image_path(root, synset, object_id, view), cell)
+        pixels = read_image(image, cell)
         sheet.paste(Image.fromarray(pixels[:cell, :cell]), (left, top))
-    except IebenchError:
-        draw.rectangle((left, top, left + cell - 1, top + cell - 1), fill=MISSING)
-        draw.text((left + PAD, top + PAD), f"view {view} missing", fill=INK, font=font)
+    except IebenchError as error:
+        present = image.is_file()
+        draw.rectangle(
+            (left, top, left + cell - 1, top + cell - 1), fill=CORRUPT if present else MISSING
+        )
+        state = "corrupt" if present else "missing"
+        draw.text((left + PAD, top + PAD), f"view {view}\n{state}", fill=INK, font=font)
+        if present:
+            corrupt.append(str(error))
     latent_file = latent_path(root, synset, object_id, view)
     try:
         lines = factor_lines(np.load(latent_file, allow_pickle=False))
     except FileNotFoundError:
         lines = ["no latent file"]
-    except (ValueError, OSError, EOFError):
-        lines = ["unreadable latent file"]
+    except (ValueError, OSError, EOFError) as error:
+        lines = ["corrupt latent file"]
+        corrupt.append(f"{latent_file}: not a readable .npy array ({error})")
     for k, line in enumerate(lines):
         draw.text((left, top + cell + 1 + k * LINE_HEIGHT), line, fill=INK, font=font)
+    return corrupt
 
 
 def write_sheet(sheet: Image.Image, out: Path) -> None:

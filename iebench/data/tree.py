@@ -6,7 +6,6 @@ on the published dataset and on trees rendered by iebench.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ import numpy as np
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
 from iebench.spec.layout import (
-    MANIFEST_NAME,
     VIEWS_PER_OBJECT,
     image_path,
     latent_path,
@@ -27,20 +25,6 @@ from iebench.spec.layout import (
 from iebench.spec.taxonomy import is_synset, label_of
 
 LATENT_SIZES = (7, 10)  # published, and 3DIEBench-T with the translation
-
-
-def read_manifest(root: Path) -> dict | None:
-    """The tree's iebench.json (or, for a tree rendered in shards, the first shard's, which
-    all agree on settings); None for a tree without one (the published dataset)."""
-    root = Path(root)
-    candidates = [root / MANIFEST_NAME, *sorted(root.glob("iebench.shard-*.json"))]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise IebenchError(f"{path}: not valid JSON ({error})") from None
 
 
 def load_array(path: Path) -> np.ndarray:

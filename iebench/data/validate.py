@@ -1,10 +1,11 @@
 """`iebench validate DATA`: is a tree (rendered by iebench or published) complete and consistent?
 
 Checks, per split with split files: the split files themselves (shapes, labels are
-their synsets' labels, no object in two splits), latent ranges against the tree's
-factor spec (from iebench.json, else the published one), every view on disk, and,
-for all objects or a seeded sample of them, that each image decodes at the
-expected size and each per-view latent file equals its row of the split latents.
+their synsets' labels, no object in two splits, no empty split), latent ranges against
+the tree's factor spec (from iebench.json, else the published one), every view on disk,
+and, for all objects or a seeded sample of them, that each image decodes at the
+expected size, each per-view latent file equals its row of the split latents, and
+(in a tree rendered by iebench) both are the files rendered, by their checksum record.
 Every problem is one line naming the file.
 """
 
@@ -22,9 +23,11 @@ from tqdm import tqdm
 from iebench.core.errors import IebenchError
 from iebench.core.seeding import stream_generator
 from iebench.data.imageio import read_image
-from iebench.data.tree import TreeIndex, read_manifest, require_objects
+from iebench.data.tree import TreeIndex, require_objects
+from iebench.spec.checksums import Checksums
 from iebench.spec.factors import FactorSpec
-from iebench.spec.layout import SPLITS, split_files
+from iebench.spec.layout import CHECKSUMS_NAME, SPLITS, split_files
+from iebench.spec.manifest import read_tree_manifest
 from iebench.spec.taxonomy import is_synset
 
 MAX_RANGE_LINES = 10  # per latents file; the rest are counted, not listed
@@ -65,16 +68,17 @@ class TreeExpectations:
 
     spec: FactorSpec
     image_size: tuple[int, int] | None  # (width, height); None: take the first image's
+    checksums: bool  # whether every object directory must hold a checksum record
 
 
 def expectations(root: Path) -> TreeExpectations:
-    manifest = read_manifest(root)
+    manifest = read_tree_manifest(root)
     if manifest is None:
-        return TreeExpectations(FactorSpec.published(), None)
-    spec = manifest.get("factor_spec", "published")
-    spec = FactorSpec.named(spec) if isinstance(spec, str) else FactorSpec.from_dict(spec)
-    resolution = manifest.get("render_settings", {}).get("resolution")
-    return TreeExpectations(spec, (resolution, resolution) if resolution else None)
+        return TreeExpectations(FactorSpec.published(), None, checksums=False)
+    resolution = manifest.resolution
+    return TreeExpectations(
+        manifest.spec, (resolution, resolution) if resolution else None, manifest.has_checksums
+    )
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class ObjectCheck:
     latents: np.ndarray  # (views, latent size)
     decode: bool
     image_size: tuple[int, int] | None
+    checksums: bool  # a checksum record is required (else checked where present)
 
 
 @dataclass
@@ -125,7 +130,18 @@ def check_object(job: ObjectCheck) -> ObjectResult:
             problem = _latent_file_problem(latent, expected)
             if problem:
                 result.problems.append(f"{latent}: {problem}")
+    if job.decode:
+        result.problems += _checksum_problems(job, present)
     return result
+
+
+def _checksum_problems(job: ObjectCheck, present: set[str]) -> list[str]:
+    """The views on disk that are not the files rendered, by the object's checksum record."""
+    record = Checksums.load(job.directory)
+    if CHECKSUMS_NAME not in present:
+        return [f"{record.path}: checksum record missing"] if job.checksums else []
+    files = [path for path in (*job.images, *job.latent_files) if path.name in present]
+    return [f"{path}: {problem}" for path in files if (problem := record.problem(path))]
 
 
 def _latent_file_problem(path: Path, expected: np.ndarray) -> str | None:
@@ -195,7 +211,7 @@ def validate_tree(
         expect = expectations(root)
     except IebenchError as error:
         report.problems.append(str(error))
-        expect = TreeExpectations(FactorSpec.published(), None)
+        expect = TreeExpectations(FactorSpec.published(), None, checksums=False)
     indexes = {}
     for split in SPLITS:
         files = split_files(root, split)
@@ -214,6 +230,8 @@ def validate_tree(
     missing_latents: list[Path] = []
     for split, index in indexes.items():
         report.splits[split] = summary = SplitSummary(index.num_objects, index.views)
+        if index.num_objects == 0:
+            report.problems.append(f"{split_files(root, split).images}: the {split} split is empty")
         report.problems += _latent_range_problems(index, expect.spec)
         image_size = expect.image_size or _first_image_size(index)
         if expect.image_size is None and image_size is not None:
@@ -231,6 +249,7 @@ def validate_tree(
                 latents=index.latents[k],
                 decode=bool(decode[k]),
                 image_size=image_size,
+                checksums=expect.checksums,
             )
             for k in range(index.num_objects)
         ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
 from iebench.spec.tasks import TASKS
 
@@ -35,8 +35,8 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def default_workers() -> int:
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
+def default_eval_workers() -> int:
+    return default_workers(8)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class EvalConfig:
     cache_dir: Path | None = None
     device: str = field(default_factory=default_device)
     batch_size: int = 256
-    workers: int = field(default_factory=default_workers)
+    workers: int = field(default_factory=default_eval_workers)
     val_pairs_per_object: int = 10
     seed: int = 0
     allow_resolution_mismatch: bool = False

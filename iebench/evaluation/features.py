@@ -27,21 +27,20 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, remove_stale_temps, sha256_file
 from iebench.data.dataset import ViewsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
-from iebench.data.tree import TreeIndex, read_manifest
+from iebench.data.tree import TreeIndex
 from iebench.evaluation.submission import Submission, check_features
 from iebench.spec.layout import split_files
+from iebench.spec.manifest import read_tree_manifest
 
 CACHE_FORMAT = 1
 SHARD_OBJECTS = 1024
-# Manifest entries that change the rendered pixels (see iebench.rendering's manifest).
-MANIFEST_IDENTITY = ("factor_spec", "render_settings", "scene")
 
 
 def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) -> str:
     """sha256 over the split files (image lists, labels, latents) and, for a rendered tree,
-    what its pixels depend on beyond them (the manifest's seed, factors, scene, render
-    settings and Blender version; timestamps and counts left out). The published tree
-    has no manifest."""
+    what its pixels depend on beyond them (the manifest's identity: seed, factors, scene,
+    render settings and Blender version; timestamps and counts left out). The published
+    tree has no manifest."""
     digest = hashlib.sha256(f"iebench-dataset-{CACHE_FORMAT}".encode())
     for split in splits:
         files = split_files(root, split)
@@ -49,13 +48,10 @@ def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) 
             if not path.is_file():
                 raise IebenchError(f"{path}: split file missing")
             digest.update(f"{split}/{path.name}:{sha256_file(path)}".encode())
-    manifest = read_manifest(root)
+    manifest = read_tree_manifest(root)
     if manifest is not None:
-        rendering = {key: manifest.get(key) for key in MANIFEST_IDENTITY}
-        rendering["seed"] = (manifest.get("config") or {}).get("seed")
-        # The version only: a resumed render may not know the build or device.
-        rendering["blender"] = (manifest.get("blender") or {}).get("blender")
-        digest.update(f"manifest:{json.dumps(rendering, sort_keys=True)}".encode())
+        identity = json.dumps(manifest.identity(), sort_keys=True)
+        digest.update(f"manifest:{identity}".encode())
     return digest.hexdigest()
 
 

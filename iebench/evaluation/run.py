@@ -15,12 +15,23 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
-from iebench.data.tree import TreeIndex, read_manifest, require_objects
+from iebench.core.seeding import torch_generator as generator
+from iebench.data.tree import TreeIndex, require_objects
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
 from iebench.evaluation.submission import Submission, load_submission
-from iebench.evaluation.tasks import SplitData, classification, equivariance, pair_regression
+from iebench.evaluation.tasks import (
+    SplitData,
+    classification,
+    equivariance,
+    pair_regression,
+    pair_task_targets,
+    random_pairs,
+    val_pairs,
+)
+from iebench.spec import reference
 from iebench.spec.layout import SPLITS
+from iebench.spec.manifest import read_tree_manifest
 from iebench.spec.results import Results, Score
 from iebench.spec.tasks import PARTS, PREDICTOR_PART, PROBE_TASKS, TASK_REGISTRY, TASKS
 
@@ -103,7 +114,36 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
             "total_s": round(finished - started, 3),
         },
         config=config.to_dict(),
+        reference=reference_levels(config, tasks, data),
     )
+
+
+def reference_levels(
+    config: EvalConfig, tasks: list[str], data: dict[str, SplitData]
+) -> dict[str, dict[str, float]]:
+    """The floors of the run's scores (``iebench.spec.reference``), from the dataset alone:
+    the same for every encoder evaluated on it. The constant predictor's R^2 is scored on
+    the seed-0 validation pairs, its mean taken over ``val_pairs_per_object`` random
+    training pairs per object."""
+    levels: dict[str, dict[str, float]] = {}
+    val = data["val"]
+    for task in tasks:
+        if task == "classification":
+            levels[task] = reference.chance_classification(
+                data["train"].labels.cpu().numpy(), val.labels.cpu().numpy()
+            )
+        elif task in PROBE_TASKS:
+            train = data["train"]
+            objects = torch.arange(train.objects).repeat(config.val_pairs_per_object)
+            i, j = random_pairs(len(objects), train.views, generator(0, task, "reference"))
+            train_targets = pair_task_targets(task, train, objects, i, j)
+            val_targets = pair_task_targets(
+                task, val, *val_pairs(task, val, 0, config.val_pairs_per_object)
+            )
+            levels[task] = {"r2": reference.constant_r2(train_targets.numpy(), val_targets.numpy())}
+        else:
+            levels[task] = reference.chance_retrieval(val.views)
+    return levels
 
 
 def _submission(encoder: Submission | Path | str, config: EvalConfig) -> Submission:
@@ -155,10 +195,9 @@ def _extract(
 def render_resolution(index: TreeIndex) -> int | None:
     """The side of the tree's images: its manifest's render resolution, else (the published
     tree has no manifest) the first image's; None when unreadable."""
-    manifest = read_manifest(index.root) or {}
-    resolution = (manifest.get("render_settings") or {}).get("resolution")
-    if isinstance(resolution, int):
-        return resolution
+    manifest = read_tree_manifest(index.root)
+    if manifest is not None and isinstance(manifest.resolution, int):
+        return manifest.resolution
     try:
         with Image.open(index.image_path(0, 0)) as image:
             return min(image.size)

@@ -167,11 +167,25 @@ def pair_regression(
     probe = make_probe(dim, out_dim, HIDDEN, generator(seed, task, "init", str(part)))
     probe = train_probe(probe.to(device), sample_epoch, F.mse_loss, settings, sampling, on_epoch)
 
-    val_sampling = generator(seed, task, "val")
-    val_objects = torch.arange(val.objects).repeat(val_pairs_per_object)
-    i, j = random_pairs(len(val_objects), val.views, val_sampling)
+    val_objects, i, j = val_pairs(task, val, seed, val_pairs_per_object)
     inputs, targets = pairs_of(val, val_objects.to(device), i.to(device), j.to(device))
     return {"r2": metrics.r2_score(predict(probe, inputs), targets)}
+
+
+def val_pairs(
+    task: str, val: SplitData, seed: int, per_object: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fixed validation pairs (objects, i, j) a pair task is scored on for ``seed``."""
+    objects = torch.arange(val.objects).repeat(per_object)
+    i, j = random_pairs(len(objects), val.views, generator(seed, task, "val"))
+    return objects, i, j
+
+
+def pair_task_targets(task: str, data: SplitData, objects, i, j) -> torch.Tensor:
+    """The targets of a pair task for the pairs (objects, i, j) of ``data``, on the CPU."""
+    device = data.features.device
+    targets = PAIR_TARGETS[task][0](data, objects.to(device), i.to(device), j.to(device))
+    return targets.to(torch.float32).cpu()
 
 
 @torch.inference_mode()

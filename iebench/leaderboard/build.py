@@ -9,11 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
-from iebench.leaderboard.board import load_board, read_dataset_names
+from iebench.leaderboard.board import (
+    DATASETS_NAME,
+    RESULTS_DIR,
+    load_board,
+    read_dataset_names,
+)
 from iebench.leaderboard.page import html_page
 from iebench.leaderboard.plot import layout, to_svg, tradeoff_series, write_png
-from iebench.leaderboard.reported import read_reported
+from iebench.leaderboard.reported import REPORTED_NAME, read_reported
 from iebench.leaderboard.table import Table, reported_tables, track_tables
 from iebench.leaderboard.text import markdown, terminal
 
@@ -31,8 +37,20 @@ class Built:
     tracks: int
 
 
+def require_board(board: Path) -> None:
+    """Refuse a directory that is no board (a mistyped --board would get empty pages)."""
+    board = Path(board)
+    if not any((board / name).exists() for name in (RESULTS_DIR, REPORTED_NAME, DATASETS_NAME)):
+        raise IebenchError(
+            f"{board}: no board here (no {RESULTS_DIR}/, {REPORTED_NAME} or {DATASETS_NAME}); "
+            f"pass --board, or start one with `iebench leaderboard submit RESULTS.json "
+            f"--board {board}`"
+        )
+
+
 def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
     """(measured tables, one per track; reported tables) after checking the whole board."""
+    require_board(board)
     state = load_board(board)
     state.check(board)
     measured = track_tables(state.entries, read_dataset_names(board))

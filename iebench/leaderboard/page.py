@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from html import escape
 
-from iebench.leaderboard.table import Column, Table
+from iebench.leaderboard.table import REFERENCE_NOTE, Cell, Column, Table
 from iebench.leaderboard.text import EMPTY, INTRO, REPORTED_INTRO, track_details
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 76rem; padding: 0 1rem;
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem;
        color: #111; }
 h1 { margin-bottom: 0.3rem; }
+h1, h2, h3, p { overflow-wrap: anywhere; }
 p.meta { color: #555; font-size: 0.85rem; margin: 0.2rem 0 0.6rem; }
-table { border-collapse: collapse; margin-bottom: 1.5rem; font-size: 0.9rem; }
-th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
-th { background: #f3f3f3; cursor: pointer; user-select: none; text-align: left; }
+table { border-collapse: collapse; margin-bottom: 1.5rem; font-size: 0.85rem; }
+th, td { padding: 0.3rem 0.45rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; text-align: left;
+     white-space: normal; vertical-align: bottom; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: normal; }
+span.std { white-space: nowrap; }
+td.path { white-space: normal; }
 th:hover { background: #e6e6e6; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 0.7em; }
 th[aria-sort="descending"]::after { content: " \\25BC"; font-size: 0.7em; }
 table.reported td { color: #555; }
+tr.reference td { color: #555; font-style: italic; border-top: 2px solid #bbb; }
 #tradeoff { max-width: 100%; height: auto; border: 1px solid #ddd; }
 #tradeoff text { font-size: 11px; fill: #111; }
 #tradeoff text.title { font-size: 14px; }
@@ -28,6 +34,22 @@ table.reported td { color: #555; }
 div.scroll { overflow-x: auto; }
 #tradeoff line.grid { stroke: #e4e4e4; }
 #tradeoff rect.frame { fill: none; stroke: #333; }
+/* A phone: each row becomes a card of "header: value" lines, the headers a row of sort
+   buttons, so no column is cut and nothing scrolls sideways. */
+@media (max-width: 48rem) {
+  body { margin: 1rem auto; }
+  table, tbody, tfoot, tr, td { display: block; }
+  table { width: 100%; }
+  thead tr { display: flex; flex-wrap: wrap; gap: 0.25rem; margin-bottom: 0.5rem; }
+  th { border: 1px solid #ddd; border-radius: 0.2rem; }
+  tbody tr, tfoot tr { border: 1px solid #ddd; border-radius: 0.2rem; margin-bottom: 0.5rem; }
+  td, td.num { display: flex; justify-content: space-between; gap: 1rem; text-align: right;
+               white-space: normal; overflow-wrap: anywhere; border-bottom: 1px solid #eee; }
+  td:empty { display: none; }
+  td::before { content: attr(data-label); color: #555; text-align: left; flex: none; }
+  td.path { overflow-wrap: anywhere; }
+  tr.reference td { border-top: none; }
+}
 """
 
 # Click (or Enter on) a header: sort by that column; again: reverse. Empty cells always
@@ -80,23 +102,42 @@ def _header(column: Column) -> str:
     )
 
 
+def _cell(column: Column, cell: Cell, sortable: bool = True) -> str:
+    """A <td>: numbers right-aligned, the results file a link; ``data-label`` names the column
+    on a phone, ``data-value`` is the sort key."""
+    text = escape(cell.text)
+    attributes = f' data-label="{escape(column.header)}"'
+    if column.numeric:
+        attributes = ' class="num"' + attributes
+        if sortable and cell.value is not None:
+            attributes += f' data-value="{cell.value!r}"'
+        # A narrow column puts "± std" under the mean rather than widening the table.
+        mean, plus, std = text.partition(" ± ")
+        shown = f'{mean} <span class="std">± {std}</span>' if plus else text
+        return f"<td{attributes}>{shown}</td>"
+    if sortable:
+        attributes += f' data-value="{text}"'
+    if column.key == "results" and text:
+        broken = text.replace("/", "/<wbr>")  # wraps at the slashes, never mid-name
+        return f'<td class="path"{attributes}><a href="{text}">{broken}</a></td>'
+    return f"<td{attributes}>{text}</td>"
+
+
 def _table(table: Table, css: str) -> list[str]:
     lines = [f'<div class="scroll"><table class="{css} sortable">', "<thead><tr>"]
     lines += [_header(c) for c in table.columns]
     lines += ["</tr></thead>", "<tbody>"]
     for index, cells in enumerate(table.rows):
-        tds = []
-        for column, cell in zip(table.columns, cells, strict=True):
-            if column.numeric:
-                value = "" if cell.value is None else f' data-value="{cell.value!r}"'
-                tds.append(f'<td class="num"{value}>{escape(cell.text)}</td>')
-            elif column.key == "results":
-                link = escape(cell.text)
-                tds.append(f'<td data-value="{link}"><a href="{link}">{link}</a></td>')
-            else:
-                tds.append(f'<td data-value="{escape(cell.text)}">{escape(cell.text)}</td>')
-        lines.append(f'<tr data-index="{index}">' + "".join(tds) + "</tr>")
-    lines += ["</tbody>", "</table></div>"]
+        tds = "".join(
+            _cell(column, cell) for column, cell in zip(table.columns, cells, strict=True)
+        )
+        lines.append(f'<tr data-index="{index}">{tds}</tr>')
+    lines.append("</tbody>")
+    if table.reference is not None:  # a footer: sorting never moves it among the entries
+        cells = zip(table.columns, table.reference, strict=True)
+        tds = "".join(_cell(column, cell, sortable=False) for column, cell in cells)
+        lines.append(f'<tfoot><tr class="reference">{tds}</tr></tfoot>')
+    lines.append("</table></div>")
     return lines
 
 
@@ -113,6 +154,7 @@ def html_page(measured: list[Table], reported: list[Table], svg: str) -> str:
         "<body>",
         "<h1>iebench leaderboard</h1>",
         f"<p>{_inline_code(INTRO)}</p>",
+        f"<p>{escape(REFERENCE_NOTE)}</p>",
     ]
     if not measured:
         lines.append(f'<p id="empty">{_inline_code(EMPTY)}</p>')

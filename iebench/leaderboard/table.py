@@ -8,6 +8,7 @@ from itertools import groupby
 from iebench.leaderboard.board import Entry
 from iebench.leaderboard.reported import Reported
 from iebench.leaderboard.track import Track
+from iebench.spec.results import hits_k
 from iebench.spec.tasks import TASK_REGISTRY
 
 
@@ -72,6 +73,17 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
     entries: tuple[Entry, ...] = ()  # the measured entries, in row order (empty when reported)
+    # The track's floors (chance, constant predictor) under the score columns; not ranked.
+    reference: tuple[Cell, ...] | None = None
+
+
+REFERENCE_ROW = "reference level"
+REFERENCE_NOTE = (
+    "The reference level row is what a representation carrying nothing scores: chance "
+    "top-1/top-5 for the classes present, the R² of predicting the training targets' mean, "
+    "chance MRR/H@k for the views per object (H@k with k at least the views is left out: "
+    "it is always 1). A score means something only above it."
+)
 
 
 def _score_cell(entry: Entry, column: Column) -> Cell:
@@ -82,6 +94,27 @@ def _score_cell(entry: Entry, column: Column) -> Cell:
     if score["n"] > 1:
         text += f" ± {score['std']:.{column.digits}f}"
     return Cell(text, score["mean"])
+
+
+def _reference_row(entries: list[Entry], columns: tuple[Column, ...]) -> tuple[Cell, ...] | None:
+    """The floors recorded by the track's results files, per task from the first file with
+    that task (they depend on the dataset alone, so every entry records the same)."""
+    levels: dict[str, dict[str, float]] = {}
+    for entry in entries:
+        for task, task_levels in entry.data.get("reference", {}).items():
+            levels.setdefault(task, task_levels)
+    if not levels:
+        return None
+    cells = []
+    for column in columns:
+        level = levels.get(column.task, {}).get(column.metric) if column.task else None
+        if column is NAME:
+            cells.append(Cell(REFERENCE_ROW))
+        elif level is None:
+            cells.append(Cell(""))
+        else:
+            cells.append(Cell(f"{level:.{column.digits}f}", level))
+    return tuple(cells)
 
 
 def ranked(entries: list[Entry]) -> list[Entry]:
@@ -105,10 +138,15 @@ def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Ta
     by_track = groupby(sorted(entries, key=lambda e: order(e.track)), key=lambda e: e.track)
     for track, group in by_track:
         rows_entries = ranked(list(group))
+        views = rows_entries[0].data["dataset"]["views_per_object"]
         shown = [
             c
             for c in SCORE_COLUMNS
-            if c.key in ALWAYS_SHOWN or any(e.score(c.task, c.part, c.metric) for e in rows_entries)
+            if (
+                c.key in ALWAYS_SHOWN
+                or any(e.score(c.task, c.part, c.metric) for e in rows_entries)
+            )
+            and (hits_k(c.metric) is None or hits_k(c.metric) < views)
         ]
         columns = (RANK, NAME, *shown, DIM, SEEDS, RESULTS)
         rows = []
@@ -126,7 +164,8 @@ def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Ta
                 )
             )
         title = track.title(dataset_names)
-        tables.append(Table(title, columns, tuple(rows), tuple(rows_entries)))
+        reference = _reference_row(rows_entries, columns)
+        tables.append(Table(title, columns, tuple(rows), tuple(rows_entries), reference))
     return tables
 
 

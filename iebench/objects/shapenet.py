@@ -81,6 +81,21 @@ def read_objects_list(path: Path) -> set[str]:
     return keys
 
 
+def _refuse_the_folder_above(root: Path, subdirectories: list[str]) -> None:
+    """A root without synset folders but with a child that has them is the folder above the
+    tree (e.g. the archive's extraction folder): name the child instead of finding nothing."""
+    for name in subdirectories:
+        try:
+            with os.scandir(root / name) as entries:
+                if any(entry.is_dir() and taxonomy.is_synset(entry.name) for entry in entries):
+                    raise IebenchError(
+                        f"{root}: no <synset> folders here, but {root / name} has them; "
+                        f"did you mean --objects {root / name}?"
+                    )
+        except OSError:
+            continue
+
+
 def discover(
     root: Path,
     synsets: Iterable[str] | None = None,
@@ -101,7 +116,10 @@ def discover(
     only = set(only) if only is not None else None
     objects: list[ShapeNetObject] = []
     skipped: list[Skipped] = []
-    for synset in _subdirectories(root, skipped):
+    subdirectories = _subdirectories(root, skipped)
+    if not any(taxonomy.is_synset(name) for name in subdirectories):
+        _refuse_the_folder_above(root, subdirectories)
+    for synset in subdirectories:
         if not _is_utf8(synset):
             skipped.append(Skipped(repr(synset), "non-UTF-8 directory name"))
             continue

@@ -19,23 +19,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
+from iebench.rendering.views import ViewPlan
 
 WORKER_MODULE = "iebench.render.worker"
-PARENT_PID_ENV = "IEBENCH_PARENT_PID"
 # Importing bpy and building the scene; not counted against an object's timeout.
 STARTUP_TIMEOUT = 300.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ObjectJob:
     synset: str
     object_id: str
     mesh: Path
-    views: tuple[int, ...]  # the views to render (those not complete on disk)
+    views: tuple[ViewPlan, ...]  # the views to render (those not complete on disk)
+    scratch: Path  # where Blender writes each view before it becomes a JPEG: one per run
 
     @property
     def key(self) -> str:
         return f"{self.synset}/{self.object_id}"
+
+    def plan(self, view: int) -> ViewPlan:
+        return next(plan for plan in self.views if plan.view == view)
+
+
+OnView = Callable[[ObjectJob, dict], None]  # (job, the worker's "view" message)
 
 
 @dataclass
@@ -48,11 +55,11 @@ class ObjectResult:
     rendered: int = 0  # views written
 
 
-def record(result: ObjectResult, message: dict, on_view: Callable[[ObjectJob], None]) -> bool:
+def record(result: ObjectResult, message: dict, on_view: OnView) -> bool:
     """Apply a worker's "view" or "done" message to its object's result; whether it is done."""
     if message["event"] == "view":
         result.rendered += 1
-        on_view(result.job)
+        on_view(result.job, message)
         return False
     if message["event"] != "done":
         return False
@@ -66,20 +73,18 @@ def record(result: ObjectResult, message: dict, on_view: Callable[[ObjectJob], N
 class _Worker:
     def __init__(self, init: dict) -> None:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
         self.process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env=env,
         )
         self.buffer = b""
         self.ready = False
         self.objects = 0
         self.result: ObjectResult | None = None
         self.last_activity = time.monotonic()
-        self.send(dict(init, op="init"))
+        self.send(dict(init, op="init", parent_pid=os.getpid()))
 
     def send(self, message: dict) -> None:
         self.process.stdin.write((json.dumps(message) + "\n").encode())
@@ -131,19 +136,19 @@ class _Worker:
 
 
 def job_message(job: ObjectJob) -> dict:
+    """The worker's "object" message: the mesh, the scratch file and each view's plan."""
     return {
-        "synset": job.synset,
-        "object_id": job.object_id,
         "mesh": str(job.mesh),
-        "views": list(job.views),
+        "scratch": str(job.scratch),
+        "views": [plan.message() for plan in job.views],
     }
 
 
 class WorkerPool:
     """Runs object jobs on ``workers`` Blender processes, yielding results as they finish.
 
-    ``init`` is the worker's init message (settings, stage, spec, seed, out, ...);
-    ``on_view(job)`` is called for every view written.
+    ``init`` is the worker's init message (settings, stage, device, threads, max_faces);
+    ``on_view(job, message)`` is called for every view written.
     """
 
     def __init__(
@@ -152,7 +157,7 @@ class WorkerPool:
         workers: int,
         timeout: float,
         recycle_after: int,
-        on_view: Callable[[ObjectJob], None] = lambda job: None,
+        on_view: OnView = lambda job, message: None,
     ) -> None:
         self.init = init
         self.size = workers

@@ -11,11 +11,11 @@ import json
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from iebench.core.errors import IebenchError
-from iebench.rendering.pool import ObjectJob, ObjectResult, job_message, record
+from iebench.rendering.pool import ObjectJob, ObjectResult, OnView, job_message, record
 
 try:
     import ray
@@ -92,7 +92,7 @@ class RayPool:
         workers: int,
         timeout: float,
         recycle_after: int,
-        on_view: Callable[[ObjectJob], None] = lambda job: None,
+        on_view: OnView = lambda job, message: None,
         address: str = LOCAL,
         cpus_per_worker: int = 1,
     ) -> None:

@@ -1,11 +1,17 @@
-"""`render_objects(config)`: discover, shard, render on the worker pool with resume, then
-write the manifest, failures.csv and the split files."""
+"""`render_objects(config)`: discover, shard, plan every view, render on the worker pool with
+resume, then write the manifest, failures.csv and the split files.
+
+The tree is locked for the run (`iebench.core.locks`; each shard of a job array locks
+its own share), so a second run into it is refused instead of mixing files."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
-import json
+import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -20,15 +26,25 @@ from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
-from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.core.io import TEMP_PREFIX, write_text_atomic
+from iebench.core.locks import Locked, hold, holder_of
 from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.rendering.config import RenderConfig
-from iebench.rendering.pool import ObjectJob, WorkerPool
+from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
 from iebench.rendering.scene import STAGE
-from iebench.rendering.views import remove_temp_files, view_complete
+from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
+from iebench.spec.checksums import Checksums
 from iebench.spec.factors import sample_object, sample_view
-from iebench.spec.layout import FAILURES_NAME, MANIFEST_NAME, image_path, latent_path, object_dir
+from iebench.spec.layout import (
+    FAILURES_NAME,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    image_path,
+    latent_path,
+    object_dir,
+)
+from iebench.spec.manifest import Manifest, manifest_paths
 
 if TYPE_CHECKING:
     from iebench.rendering.ray_pool import RayPool
@@ -93,6 +109,34 @@ def output_names(config: RenderConfig) -> tuple[str, str]:
     return f"iebench.shard-{index}-of-{count}.json", f"failures.shard-{index}-of-{count}.csv"
 
 
+def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
+    """Lock the tree for this run: exclusively, or for a shard, shared with the other shards
+    (and exclusively its own share); refuse in one line naming the holder."""
+    stack = contextlib.ExitStack()
+    tree = config.out / LOCK_NAME
+    try:
+        stale = [stack.enter_context(hold(tree, shared=config.shard is not None))]
+        if config.shard is not None:
+            index, count = config.shard
+            stale.append(
+                stack.enter_context(hold(config.out / f"iebench.shard-{index}-of-{count}.lock"))
+            )
+    except Locked as error:
+        stack.close()
+        holders = [error.holder] if error.holder else []
+        if error.path == tree and not holders:  # held shared: by shards, which name themselves
+            shards = sorted(config.out.glob("iebench.shard-*.lock"))
+            holders = [f"{path.name} by {who}" for path in shards if (who := holder_of(path))]
+        raise IebenchError(
+            f"{config.out}: another render is writing this tree "
+            f"({'; '.join(holders) or 'another process'}); wait for it to end or render into "
+            "another --out"
+        ) from None
+    for holder in filter(None, stale):
+        log(f"{config.out}: taking over the lock of a run that died ({holder})")
+    return stack
+
+
 def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject], list[Failure]]:
     """The objects of this run (after filters and sharding) and what discovery passed over."""
     root = config.objects
@@ -108,57 +152,81 @@ def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject]
     if config.shard is not None:
         index, count = config.shard
         objects = objects[index::count]
+    if not objects:
+        raise IebenchError(
+            f"{root}: no objects to render{_selection(config, found.objects, failures)}"
+        )
     return objects, failures
 
 
-def missing_views(config: RenderConfig, item: ShapeNetObject) -> tuple[int, ...]:
-    """The views of an object not complete on disk; leftovers of a killed run are removed."""
+def _selection(config: RenderConfig, found: list, failures: list[Failure]) -> str:
+    """Why a selection came out empty, for the refusal."""
+    parts = []
+    if config.synsets:
+        parts.append(f"with --synsets {','.join(config.synsets)}")
+    if config.objects_list:
+        parts.append(f"listed in {config.objects_list}")
+    if found and config.shard is not None:
+        parts.append(f"in shard {config.shard[0]}/{config.shard[1]} of {len(found)} objects")
+    if failures:
+        parts.append(
+            f"{len(failures)} passed over, e.g. {failures[0].object}: {failures[0].reason}"
+        )
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def plan_object(
+    config: RenderConfig, item: ShapeNetObject, scratch: str
+) -> tuple[ObjectJob, Checksums]:
+    """The views of an object not complete on disk, planned, and its checksum record;
+    leftovers of a killed run are removed first."""
     synset, object_id = item.synset, item.object_id
-    remove_temp_files(object_dir(config.out, synset, object_id))
+    directory = object_dir(config.out, synset, object_id)
+    remove_temp_files(directory)
+    checksums = Checksums.load(directory)
     missing = []
     for view in range(config.views):
         latent = sample_view(config.spec, config.seed, synset, object_id, view)
         image = image_path(config.out, synset, object_id, view)
         latent_file = latent_path(config.out, synset, object_id, view)
-        if not view_complete(image, latent_file, latent, config.settings.resolution):
-            missing.append(view)
-    return tuple(missing)
+        if not view_complete(checksums, image, latent_file, latent):
+            missing.append(
+                plan_view(config.spec, STAGE, config.seed, config.out, synset, object_id, view)
+            )
+    return ObjectJob(synset, object_id, item.mesh, tuple(missing), directory / scratch), checksums
 
 
 def _check_compatible(config: RenderConfig) -> None:
-    """Refuse to mix datasets: a tree keeps the seed, factors and settings it started with."""
-    # Through JSON, as stored (tuples become lists).
-    wanted = json.loads(
-        json.dumps(
-            {
-                "seed": config.seed,
-                "factor_spec": config.spec.to_dict(),
-                "render_settings": config.settings.to_dict(),
-            }
-        )
-    )
-    manifests = sorted(config.out.glob("iebench*.json"))
-    if not manifests and next(config.out.glob("*/*/latent_*.npy"), None) is not None:
+    """Refuse to mix datasets: a tree keeps the identity it started with (`Manifest.identity`)."""
+    planned = _manifest(config, None, _blender_version(None))
+    paths = manifest_paths(config.out)
+    if not paths and next(config.out.glob("*/*/latent_*.npy"), None) is not None:
         raise IebenchError(
             f"{config.out}: holds views not rendered by iebench (no {MANIFEST_NAME}); "
             "render into another --out"
         )
-    for path in manifests:
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise IebenchError(f"{path}: unreadable manifest ({error})") from None
-        previous = {
-            "seed": manifest.get("config", {}).get("seed"),
-            "factor_spec": manifest.get("factor_spec"),
-            "render_settings": manifest.get("render_settings"),
-        }
-        for name, value in wanted.items():
-            if previous[name] != value:
-                raise IebenchError(
-                    f"{path}: this tree was rendered with another {name.replace('_', ' ')} "
-                    f"({previous[name]}); render into another --out"
-                )
+    for path in paths:
+        Manifest.read(path).check_same_dataset(planned, path)
+
+
+def _check_splits(config: RenderConfig, objects: list[ShapeNetObject]) -> None:
+    """Refuse up front a run whose split files would have an empty side."""
+    if config.shard is not None or (config.split_from is None and config.val_fraction == 0):
+        return
+    sides = _sides(
+        config, [(item.synset, item.object_id) for item in objects], lambda message: None
+    )
+    for side, refs in sides.items():
+        if refs:
+            continue
+        if config.split_from is not None:
+            reason = f"none of the objects to render is in {config.split_from}'s {side} split"
+        else:
+            reason = (
+                "no category has two objects (val takes objects of categories with at least "
+                "two); render more objects per category"
+            )
+        raise IebenchError(f"{config.out}: the {side} split would be empty: {reason}")
 
 
 def _blender_version(reported: dict | None) -> dict:
@@ -183,18 +251,35 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
     """Render every selected object's views into ``config.out`` (resuming what is there)."""
     started = time.monotonic()
     objects, failures = select_objects(config, log)
+    _check_splits(config, objects)
     if config.out.exists():
         _check_compatible(config)
     config.out.mkdir(parents=True, exist_ok=True)
+    with lock_tree(config, log):
+        return _render_locked(config, objects, failures, started, log)
+
+
+def _render_locked(
+    config: RenderConfig,
+    objects: list[ShapeNetObject],
+    failures: list[Failure],
+    started: float,
+    log: Log,
+) -> RenderReport:
     manifest_name, failures_name = output_names(config)
     # Written first, so that a killed run's tree is recognised as iebench's on resume.
-    write_json_atomic(config.out / manifest_name, _manifest(config, None, _blender_version(None)))
-    jobs, complete = [], []
+    _manifest(config, None, _blender_version(None)).write(config.out / manifest_name)
+    # One scratch name per run: nothing another process writes can land in this run's views.
+    scratch = f"{TEMP_PREFIX}render-{os.getpid()}-{secrets.token_hex(4)}.png"
+    jobs, complete, checksums = [], [], {}
     checking = tqdm(objects, desc="check", unit="obj", disable=not config.progress, leave=False)
     for item in checking:
-        views = missing_views(config, item)
-        job = ObjectJob(item.synset, item.object_id, item.mesh, views)
-        (jobs if views else complete).append(job)
+        job, record = plan_object(config, item, scratch)
+        if job.views:
+            jobs.append(job)
+            checksums[job.key] = record
+        else:
+            complete.append(job)
     images_found = len(objects) * config.views - sum(len(job.views) for job in jobs)
     bar = tqdm(
         total=sum(len(job.views) for job in jobs),
@@ -203,7 +288,12 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
         disable=not config.progress,
         dynamic_ncols=True,
     )
-    pool = _pool(config, on_view=lambda job: bar.update(1))
+
+    def on_view(job: ObjectJob, message: dict) -> None:
+        write_latent(job.plan(message["view"]), checksums[job.key], message["image"])
+        bar.update(1)
+
+    pool = _pool(config, on_view)
     warnings: list[dict] = []
     rendered = 0
     try:
@@ -238,11 +328,11 @@ def render_objects(config: RenderConfig, log: Log = _stderr) -> RenderReport:
         warnings=warnings,
         splits=splits,
     )
-    write_json_atomic(report.manifest, _manifest(config, report, _blender_version(pool.blender)))
+    _manifest(config, report, _blender_version(pool.blender)).write(report.manifest)
     return report
 
 
-def _pool(config: RenderConfig, on_view: Callable[[ObjectJob], None]) -> WorkerPool | RayPool:
+def _pool(config: RenderConfig, on_view: OnView) -> WorkerPool | RayPool:
     """The local pool of worker processes, or with ``config.ray`` its Ray counterpart."""
     options = {
         "init": _worker_init(config),
@@ -262,24 +352,28 @@ def _worker_init(config: RenderConfig) -> dict:
     return {
         "settings": config.settings.to_dict(),
         "stage": STAGE.to_dict(),
-        "spec": config.spec.to_dict(),
-        "seed": config.seed,
-        "out": str(config.out),
         "device": config.device,
         "threads": config.threads_per_worker,
         "max_faces": config.max_faces,
     }
 
 
-def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> dict:
-    """Split files over the fully rendered objects of this run."""
-    refs = [(job.synset, job.object_id) for job in complete]
+def _sides(config: RenderConfig, refs: list[tuple[str, str]], log: Log) -> dict:
     if config.split_from is not None:
         sides, unlisted = split_like(refs, read_split_keys(config.split_from))
         if unlisted:
             log(f"{len(unlisted)} objects are in neither split of {config.split_from}: left out")
-    else:
-        sides = seeded_split(refs, config.seed, config.val_fraction)
+        return sides
+    return seeded_split(refs, config.seed, config.val_fraction)
+
+
+def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> dict:
+    """Split files over the fully rendered objects of this run."""
+    sides = _sides(config, [(job.synset, job.object_id) for job in complete], log)
+    for side in [side for side, refs in sides.items() if not refs]:
+        log(
+            f"warning: the {side} split is empty (its objects failed); validate refuses such a tree"
+        )
 
     def latents_of(synset: str, object_id: str) -> np.ndarray:
         return sample_object(config.spec, config.seed, synset, object_id, config.views)
@@ -287,25 +381,25 @@ def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> 
     return write_split_files(config.out, sides, latents_of, config.spec.size)
 
 
-def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) -> dict:
+def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) -> Manifest:
     """The manifest; written when a run starts (status running) and again when it ends."""
-    manifest = {
-        "format": "iebench-render/1",
-        "status": "running" if report is None else "finished",
-        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "iebench_version": __version__,
-        "blender": blender,
-        "config": config.to_dict(),
-        "threads_per_worker": config.threads_per_worker,
-        "factor_spec": config.spec.to_dict(),
-        "latent_names": list(config.spec.names),
-        "render_settings": config.settings.to_dict(),
-        "scene": STAGE.to_dict(),
-    }
+    manifest = Manifest(
+        status="running" if report is None else "finished",
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        iebench_version=__version__,
+        blender=blender,
+        config=config.to_dict(),
+        threads_per_worker=config.threads_per_worker,
+        factor_spec=config.spec.to_dict(),
+        latent_names=list(config.spec.names),
+        render_settings=config.settings.to_dict(),
+        scene=STAGE.to_dict(),
+    )
     if report is None:
         return manifest
-    return manifest | {
-        "counts": {
+    return dataclasses.replace(
+        manifest,
+        counts={
             "objects": report.objects,
             "complete": report.complete,
             "failed": len(report.failures),
@@ -313,8 +407,8 @@ def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) 
             "images_rendered": report.images_rendered,
             "images_found_complete": report.images_found,
         },
-        "splits": report.splits,
-        "seconds": round(report.seconds, 3),
-        "failures": [vars(f) for f in report.failures],
-        "warnings": report.warnings,
-    }
+        splits=report.splits,
+        seconds=round(report.seconds, 3),
+        failures=[vars(f) for f in report.failures],
+        warnings=report.warnings,
+    )

@@ -2,7 +2,10 @@
 
 - ``<root>/<synset>/<object_id>/image_<i>.jpg`` and ``latent_<i>.npy``, i = 0..views-1;
 - ``<root>/{train,val}_images.npy``, ``{train,val}_labels.npy``, ``all_latents_{train,val}.npy``;
-- ``<root>/iebench.json``, written by `iebench render` (absent from the published tree).
+- ``<root>/iebench.json``, written by `iebench render` (absent from the published tree), and
+  ``<root>/<synset>/<object_id>/checksums.json``: size and sha256 of each view's files as
+  rendered (`iebench.spec.checksums`);
+- ``<root>/iebench.lock``: held while a render writes the tree (`iebench.core.locks`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from iebench.core.errors import IebenchError
 
 MANIFEST_NAME = "iebench.json"
 FAILURES_NAME = "failures.csv"
+CHECKSUMS_NAME = "checksums.json"
+LOCK_NAME = "iebench.lock"
 SPLITS = ("train", "val")
 VIEWS_PER_OBJECT = 50
 

@@ -12,6 +12,9 @@
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
       "timings": {"extraction_s", "probes_s", "total_s"},
+      "reference": {task: {metric: float}}   (optional: the scores' floors, see
+                   iebench.spec.reference: chance top-1/top-5, constant-predictor R^2,
+                   chance MRR/H@k)
       "config": {...}   (optional: the EvalConfig of the run)
     }
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ from iebench.spec.tasks import PARTS, PREDICTOR_PART, TASK_METRICS, TASK_REGISTR
 
 SCHEMA_VERSION = 1
 PROTOCOL_NAMES = ("reference", "quick")
+_HITS = re.compile(r"h@(\d+)")
 
 _SECTIONS: dict[str, dict[str, Any]] = {
     "encoder": {
@@ -81,8 +86,20 @@ _TOP_LEVEL = {
     "created",
     *_SECTIONS,
     "scores",
+    "reference",
     "config",
 }
+
+
+def hits_k(metric: str) -> int | None:
+    """k of an ``h@k`` metric name, else None."""
+    match = _HITS.fullmatch(metric)
+    return int(match.group(1)) if match else None
+
+
+def shown_metrics(task: str, views: int) -> tuple[str, ...]:
+    """The task's metrics worth printing: H@k only for k < views (else it is always 1)."""
+    return tuple(m for m in TASK_METRICS[task] if hits_k(m) is None or hits_k(m) < views)
 
 
 @dataclass(frozen=True)
@@ -105,11 +122,13 @@ class Results:
     scores: dict[str, dict[str, dict[str, Score]]]
     timings: dict[str, float]
     config: dict[str, Any] | None = None
+    reference: dict[str, dict[str, float]] | None = None  # task -> metric -> floor
 
     def to_dict(self) -> dict[str, Any]:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
-        if self.config is None:
-            del data["config"]
+        for optional in ("config", "reference"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -176,9 +195,28 @@ def schema_problems(data: Any) -> list[str]:
     problems += _protocol_problems(data.get("protocol"))
     problems += _split_problems(data.get("dataset"))
     problems += _score_problems(data.get("scores"))
+    if "reference" in data:
+        problems += _reference_problems(data["reference"])
     if "config" in data:
         problems.append(_check(data["config"], dict, "config"))
     return [p for p in problems if p]
+
+
+def _reference_problems(reference: Any) -> list[str | None]:
+    if not isinstance(reference, dict):
+        return [f"reference: expected an object, got {type(reference).__name__}"]
+    problems: list[str | None] = []
+    for task, levels in reference.items():
+        if task not in TASK_METRICS:
+            problems.append(f"reference.{task}: unknown task; expected one of {TASKS}")
+        elif not isinstance(levels, dict) or not set(levels) <= set(TASK_METRICS[task]):
+            problems.append(f"reference.{task}: expected some of the metrics {TASK_METRICS[task]}")
+        else:
+            problems += [
+                _check(value, "number", f"reference.{task}.{metric}")
+                for metric, value in levels.items()
+            ]
+    return problems
 
 
 def _protocol_problems(protocol: Any) -> list[str | None]:
@@ -287,17 +325,32 @@ def _format_score(task: str, metric: str, score: Score) -> str:
     return text + (f" ± {score.std:.{digits}f}" if score.n > 1 else "")
 
 
+REFERENCE_NOTE = (
+    "reference: the score of a representation that carries nothing: chance top-1/top-5 "
+    "for the classes present, R² of predicting the training targets' mean, chance MRR/H@k "
+    "for the views per object"
+)
+
+
 def format_table(results: Results) -> str:
-    """A readable plain-text table: a row per (task, metric), a column per representation part."""
+    """A readable plain-text table: a row per (task, metric), a column per representation part,
+    and the metric's reference level (the floor a real score must clear) when recorded."""
     protocol, encoder = results.protocol, results.encoder
     present = {part for parts in results.scores.values() for part in parts}
     columns = [p for p in (*PARTS, PREDICTOR_PART) if p in present]
-    rows = [["task", "metric", *columns]]
+    reference = results.reference or {}
+    rows = [["task", "metric", *columns, *(["reference"] if reference else [])]]
+    views = results.dataset["views_per_object"]
     for task, parts in results.scores.items():
-        for metric in TASK_METRICS[task]:
+        for metric in shown_metrics(task, views):
             cells = [
                 _format_score(task, metric, parts[p][metric]) if p in parts else "" for p in columns
             ]
+            if reference:
+                level = reference.get(task, {}).get(metric)
+                cells.append(
+                    "" if level is None else _format_score(task, metric, Score(level, 0.0, 1))
+                )
             rows.append([task, metric, *cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     timings = results.timings
@@ -310,6 +363,7 @@ def format_table(results: Results) -> str:
                 "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
                 for row in rows
             ),
+            *([REFERENCE_NOTE] if reference else []),
             f"time: extraction {timings['extraction_s']:.1f} s, "
             f"probes {timings['probes_s']:.1f} s, "
             f"total {timings['total_s']:.1f} s",

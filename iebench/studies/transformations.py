@@ -79,6 +79,7 @@ class StudyConfig:
     seed: int = 0
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
     workers: int = 0
+    progress: bool = True
 
     def __post_init__(self) -> None:
         for name in ("out", "data", "cifar"):
@@ -321,7 +322,13 @@ def pretrain(config: StudyConfig, data: StudyData, transformation: str) -> Predi
     batches = torch_stream_generator(config.seed, _DATA_STREAM)
     labels = torch_stream_generator(config.seed, _LABEL_STREAM)
     method.train()
-    progress = tqdm(range(config.steps), desc=transformation, leave=False, mininterval=2)
+    progress = tqdm(
+        range(config.steps),
+        desc=transformation,
+        leave=False,
+        mininterval=2,
+        disable=not config.progress,
+    )
     for _ in progress:
         chosen = torch.randint(len(data.train_images), (config.batch_size,), generator=batches)
         images = data.normalise(data.train_images[chosen].to(config.device))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
 from iebench.methods import CONDITIONINGS, MethodSpec, method_info
 from iebench.models.backbones import backbone_info
@@ -49,7 +50,8 @@ class TrainConfig:
     options: Mapping[str, Any] = field(default_factory=dict)  # method settings, e.g. transform
     temperature: float = 0.1
     seed: int = 0
-    workers: int = 4
+    # The paper's 4 loading processes, fewer on a machine with fewer cores.
+    workers: int = field(default_factory=lambda: default_workers(4))
     device: str = "auto"  # auto: CUDA when available
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = False
