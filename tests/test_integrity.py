@@ -134,8 +134,8 @@ def test_a_results_file_is_replaced_only_with_overwrite(rendered_tree, tmp_path)
     assert json.loads(out.read_text())["protocol"]["seeds"] == [0, 1]
     # The contact sheet of `preview` is a user-named result too.
     sheet = tmp_path / "sheet.png"
-    assert run("preview", rendered_tree, "--out", sheet, "--objects", "1").exit_code == 0
-    line = only_error(run("preview", rendered_tree, "--out", sheet, "--objects", "1"))
+    assert run("preview", rendered_tree, "--out", sheet, "--count", "1").exit_code == 0
+    line = only_error(run("preview", rendered_tree, "--out", sheet, "--count", "1"))
     assert "--out already exists; pass --overwrite" in line
     assert run("preview", rendered_tree, "--out", sheet, "--overwrite").exit_code == 0
 
@@ -153,7 +153,7 @@ def test_an_empty_split_is_refused_up_front(tmp_path):
     )
 
     report = validate_tree(tree)
-    assert not report.ok and report.problems == [expected]
+    assert not report.ok and report.problems == [f"{files.images}: the val split is empty"]
 
     assert only_error(run("pack", tree)) == f"Error: {expected}"
     assert not (tree / "packed").exists() or not list((tree / "packed").iterdir())
