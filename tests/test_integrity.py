@@ -92,6 +92,7 @@ def only_error(result) -> str:
         ("preview", "directory"),
         ("demo", "file"),
         ("render", "file"),
+        ("study", "file"),
     ],
 )
 def test_outputs_of_the_wrong_kind_are_refused_before_any_work(
@@ -107,6 +108,7 @@ def test_outputs_of_the_wrong_kind_are_refused_before_any_work(
         "preview": ["preview", rendered_tree],
         "demo": ["demo"],
         "render": ["render", "--views", "2", "--per-class", "1", "--synsets", "car"],
+        "study": ["study", "transformations", "--data", rendered_tree],
     }[command]  # fmt: skip
     line = only_error(run(*arguments, "--out", out))
     assert line == f"Error: {out}: --out is an existing {kind}; " + (
