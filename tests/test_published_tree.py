@@ -17,8 +17,9 @@ from handbuilt import build_tree
 
 from iebench.cli import cli
 from iebench.data.dataset import PairsDataset, ViewsDataset
-from iebench.data.tree import TreeIndex, read_manifest
+from iebench.data.tree import TreeIndex
 from iebench.spec.layout import MANIFEST_NAME
+from iebench.spec.manifest import read_tree_manifest
 
 VIEWS = 50
 SIZE = 32
@@ -46,7 +47,7 @@ def run(*args) -> object:
 
 
 def test_the_tree_is_in_the_published_layout(published):
-    assert not (published / MANIFEST_NAME).exists() and read_manifest(published) is None
+    assert not (published / MANIFEST_NAME).exists() and read_tree_manifest(published) is None
     keys = np.load(published / "train_images.npy")
     assert keys.dtype.kind == "U" and keys[0] == "/02691156/plane_a/"
     latents = np.load(published / "all_latents_train.npy")
