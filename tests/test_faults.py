@@ -32,6 +32,7 @@ from iebench.training.run_files import load_torch
 
 FORK = multiprocessing.get_context("fork")
 KILLS = {"pack": 6, "features": 6, "train": 8}  # 20 moments in all
+DEADLINE_S = 120  # per child; a run takes under 2 s here
 ENCODER = """\
 import torch
 from iebench.models.resnet import resnet18
@@ -47,15 +48,18 @@ def build_encoder(checkpoint):
 
 def kill_when(target: Callable[[], object], condition: Callable[[], bool]) -> bool:
     """Run ``target`` in a forked child and SIGKILL it as soon as ``condition()`` holds
-    (polled every millisecond); True when the child was still running then."""
+    (polled every millisecond); True when the child was still running then. Bounded: a
+    child that reaches neither the moment nor its end within DEADLINE_S fails the test."""
     child = FORK.Process(target=target)
     child.start()
-    while child.is_alive() and not condition():
+    deadline = time.monotonic() + DEADLINE_S
+    while child.is_alive() and not condition() and time.monotonic() < deadline:
         time.sleep(0.001)
     running = child.is_alive()
     if running:
         os.kill(child.pid, signal.SIGKILL)
     child.join()
+    assert time.monotonic() < deadline, f"no progress in {DEADLINE_S} s (pid {child.pid})"
     return running
 
 
