@@ -6,6 +6,8 @@ ResNet width 64, blocks (2, 2, 2, 2), 256 px. Evaluate with
     iebench evaluate baselines/sie-equi-only.py --checkpoint RUN/final.pth
 
 The projector and predictor come from RUN/heads.pth, beside the checkpoint.
+An official SIE training checkpoint (model.pth) gives the backbone, projectors
+and predictor at once (its predictor converted to iebench's quaternion sign).
 """
 
 from iebench.evaluation.submission import EncoderMetadata

@@ -1,5 +1,5 @@
 """The 3DIEBench scene in Blender: built once per worker, then only the model and the
-per-view factors change (REFERENCE.md section 2, with its Blender 5.0 pitfalls)."""
+per-view factors change (docs/protocol.md section 2, with its Blender 5.0 pitfalls)."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ class BlenderScene:
     @staticmethod
     def _drop_missing_textures(model: bpy.types.Object) -> list[str]:
         """A missing texture renders magenta: remove its node so the material's own colour
-        shows instead (ShapeNet often lacks textures; REFERENCE.md section 2)."""
+        shows instead (ShapeNet often lacks textures; docs/protocol.md section 2)."""
         warnings = []
         for material in model.data.materials:
             if material is None or material.node_tree is None:

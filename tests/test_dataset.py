@@ -181,7 +181,7 @@ def test_pair_rotation_forms_and_conditioning(tree):
         np.testing.assert_allclose(c.rotation.numpy(), relative.as_euler("xyz"), atol=1e-5)
         np.testing.assert_allclose(b.conditioning.numpy(), lj[[3, 6]] - li[[3, 6]], atol=1e-6)
         np.testing.assert_allclose(c.conditioning.numpy(), lj[3:7] - li[3:7], atol=1e-6)
-    # scipy's sign is kept by default (REFERENCE.md section 3): some draws have w < 0 here.
+    # scipy's sign is kept by default (docs/protocol.md section 3): some draws have w < 0 here.
     for epoch in range(1, 10):
         plain.set_epoch(epoch)
         saw_negative_w |= any(bool(plain[k].rotation[3] < 0) for k in range(len(plain)))

@@ -1,8 +1,11 @@
+import json
 import math
 import multiprocessing
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.transform import Rotation
 
 from iebench.core.errors import IebenchError
@@ -112,10 +115,107 @@ def test_negative_seed_and_bad_specs_are_refused():
         FactorSpec.named("nope")
 
 
-@pytest.mark.parametrize("name", ["published", "translated", "ood-rotation"])
+@pytest.mark.parametrize("name", list(factors.VARIANTS))
 def test_spec_round_trips_through_a_dict(name):
     spec = FactorSpec.named(name)
     assert FactorSpec.from_dict(spec.to_dict()) == spec
+    assert FactorSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+# Drawn before per-factor ranges existed: custom specs must not move the named variants.
+PINNED_VIEW = [1.3825615361531853, -1.0929119056056495, 0.7075061137315357, 0.39111712071104576]
+PINNED_VIEW += [0.42540881624756244, 1.8896567022268662, 0.9305133015737235]
+
+
+def test_named_variants_draw_the_values_they_always_drew():
+    key = (7, "04379243", "tbl-3", 11)
+    assert factors.sample_view(FactorSpec.published(), *key).tolist() == PINNED_VIEW
+    translated = factors.sample_view(FactorSpec.translated(), *key).tolist()
+    assert translated == PINNED_VIEW + [
+        0.18734896561304049,
+        0.27311449270526533,
+        -0.3190010722954616,
+    ]
+    ood = factors.sample_view(FactorSpec.out_of_distribution(), *key).tolist()
+    assert ood == [2.953357862948082, -2.663708232400546, 2.2783024405264323] + PINNED_VIEW[3:]
+    vertical = factors.sample_view(FactorSpec.vertical_axis(), *key).tolist()
+    assert vertical == [0.0, 0.0, PINNED_VIEW[2]] + PINNED_VIEW[3:]
+    # The manifest form (the dataset identity) of the published data, as every tree has it.
+    assert FactorSpec.published().to_dict() == {
+        "name": "published",
+        "rotation": [[-math.pi / 2, math.pi / 2]],
+        "floor_hue": [0.0, 1.0],
+        "spot_theta": [0.0, math.pi / 4],
+        "spot_phi": [0.0, 2 * math.pi],
+        "spot_hue": [0.0, 1.0],
+        "translation": None,
+    }
+
+
+def test_a_custom_spec_file_draws_per_factor_unions(tmp_path):
+    path = tmp_path / "custom.json"
+    spec_text = {
+        "name": "custom",
+        "rotation": [[1.0, 1.5], [-3.0, -2.0]],  # any order: stored sorted
+        "rotation_y": [0.25, 0.25],
+        "floor_hue": [[0.0, 0.1], [0.5, 0.6]],
+        "spot_phi": [1, 2],
+        "translation": [-0.1, 0.1],
+    }
+    path.write_text(json.dumps(spec_text))
+    spec = FactorSpec.load(str(path))
+    assert spec.size == 10 and spec.rotation == ((-3.0, -2.0), (1.0, 1.5))
+    assert factors.sample_view(spec, 3, "02691156", "abc", 0).tolist() == [
+        -2.2178000169409393,
+        0.25,
+        1.0250022875142841,
+        0.5378607310043966,
+        0.33544541983709925,
+        1.6408690872822898,
+        0.16496941360093065,
+        0.010930272681477143,
+        0.03945754352360922,
+        -0.09829485710630599,
+    ]
+    latents = np.stack([factors.sample_view(spec, 0, s, o, v) for s, o, v in KEYS])
+    assert spec.contains(latents).all() and (np.abs(latents[:, [0, 2]]) >= 1.0).all()
+    assert ((latents[:, 3] <= 0.1) | (latents[:, 3] >= 0.5)).all()
+    # Both parts of a union are drawn from, in proportion to their lengths (2:1 here).
+    below = (latents[:, [0, 2]] < 0).mean()
+    assert 0.55 < below < 0.8
+    assert FactorSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_the_example_vertical_axis_file_is_the_named_variant():
+    path = Path(__file__).parents[1] / "examples" / "factors-vertical-axis.json"
+    spec = FactorSpec.load(str(path))
+    assert spec == FactorSpec.named("vertical-axis")
+    assert spec.to_dict() == FactorSpec.vertical_axis().to_dict()
+    assert spec.rotation_ranges() == (((0.0, 0.0),), ((0.0, 0.0),), ((-math.pi / 2, math.pi / 2),))
+    # The same ranges under another name are another dataset.
+    assert FactorSpec(name="other", rotation_x=(0, 0), rotation_y=(0, 0)) != spec
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"rotation_w": [0, 1]}', "unknown key 'rotation_w'; factor ranges are rotation, "),
+        ('{"floor_hue": "red"}', "floor_hue: expected [lo, hi] or a list of [lo, hi] ranges"),
+        ('{"spot_hue": [1, 0]}', "spot_hue: bad range [1.0, 0.0]"),
+        ('{"rotation_z": [[0, 1], [0.5, 2]]}', "rotation_z: ranges overlap"),
+        ('{"name": 3}', "name must be a non-empty string"),
+        ("[0, 1]", "a factor spec is a JSON object of factor ranges"),
+        ("{", "unreadable factor spec"),
+    ],
+)
+def test_a_bad_spec_file_is_one_line_naming_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(IebenchError) as error:
+        FactorSpec.load(str(path))
+    assert str(error.value).startswith(f"{path}: {message}") and "\n" not in str(error.value)
+    with pytest.raises(IebenchError, match="or give a .json file"):
+        FactorSpec.load("vertical")
 
 
 def test_euler_conversions_agree_with_scipy():
@@ -158,3 +258,39 @@ def test_relative_rotation_is_r_i_inverse_r_j():
     np.testing.assert_allclose(np.abs(canonical), np.abs(quaternions), atol=1e-12)
     identity = factors.relative_quaternion(euler_i, euler_i, canonical=True)
     np.testing.assert_allclose(identity, np.tile([0, 0, 0, 1.0], (10, 1)), atol=1e-12)
+
+
+# Pinned: conj(q_i) q_j, scalar-last, the sign scipy >= 1.11 gives. scipy 1.10.1 gives the
+# negative of every row (its Rotation.inv() negated the scalar part), so under scipy 1.10
+# training and evaluation disagreed before relative_quaternion became pure numpy.
+PINNED_EULER_I = [[0.3, -0.5, 1.2], [-1.4, 0.9, -0.2], [1.5, 1.5, -1.5]]
+PINNED_EULER_J = [[-0.7, 0.4, 0.1], [0.6, -1.1, 1.3], [-1.5, 0.2, 0.8]]
+PINNED_RELATIVE = [
+    [-0.39095807071701855, 0.4671392433372687, -0.4379577620972829, 0.6611548327693375],
+    [0.3694291510842584, -0.8312091339159808, 0.38493142658876434, 0.15633705526249395],
+    [-0.37288307400325016, -0.24721104613699604, 0.6024088167435107, -0.6610208236503763],
+]
+PINNED_ABSOLUTE_I = [
+    [0.25762853798958335, -0.12014247631977643, 0.5714598517275828, 0.7698226806613265],
+    [-0.5439733661177146, 0.3889297389014186, 0.21005732793825102, 0.713233870572675],
+    [0.7048936121269538, 0.02496236632867388, -0.7048936121269538, 0.07501247517916071],
+]
+
+
+def test_relative_quaternions_are_pinned_whatever_the_scipy_version():
+    relative = factors.relative_quaternion(np.array(PINNED_EULER_I), np.array(PINNED_EULER_J))
+    np.testing.assert_allclose(relative, PINNED_RELATIVE, rtol=0, atol=1e-15)
+    absolute = factors.euler_to_quaternion(np.array(PINNED_EULER_I))
+    np.testing.assert_allclose(absolute, PINNED_ABSOLUTE_I, rtol=0, atol=1e-15)
+    # The third pair has w < 0: the sign is not canonicalised unless asked.
+    canonical = factors.relative_quaternion(PINNED_EULER_I, PINNED_EULER_J, canonical=True)
+    np.testing.assert_allclose(canonical[2], -np.array(PINNED_RELATIVE[2]), atol=1e-15)
+
+
+def test_training_pairs_use_the_pinned_convention(rendered_tree):
+    from iebench.data.dataset import PairsDataset
+
+    pairs = PairsDataset(rendered_tree, "train", transform=lambda image: torch.zeros(1))
+    pair = pairs[0]
+    expected = factors.relative_quaternion(pair.latent_i[:3].double(), pair.latent_j[:3].double())
+    np.testing.assert_allclose(pair.rotation.numpy(), expected, atol=1e-6)

@@ -230,3 +230,14 @@ def test_weights_must_name_the_terms():
         build_method("vicreg", nn.Flatten(), spec)
     with pytest.raises(IebenchError, match="unknown method"):
         build_method("byol", nn.Flatten(), spec)
+
+
+def test_covariance_can_divide_by_the_configured_batch_as_the_official_code():
+    x = torch.randn(10, 6, generator=torch.Generator().manual_seed(0))
+    # The official code divides by its configured batch - 1 even when fewer rows are present.
+    scale = ((10 - 1) / (16 - 1)) ** 2
+    official = losses.covariance_penalty(x, rows=16)
+    assert official.item() == pytest.approx(losses.covariance_penalty(x).item() * scale)
+    assert losses.covariance_penalty(x, rows=10).item() == pytest.approx(
+        losses.covariance_penalty(x).item()
+    )

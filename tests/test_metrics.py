@@ -28,13 +28,28 @@ def test_r2_rejects_mismatched_shapes():
         r2_score(np.zeros((2, 4)), np.zeros((2, 2)))
 
 
-def test_topk_accuracy_with_ties_favouring_the_true_label():
+def test_topk_accuracy_counts_ties_as_a_random_order_would():
     logits = np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 0.0], [0.0, 1.0, 2.0]])
     labels = np.array([1, 0, 0])
-    # True-label ranks: 1; 1 (tied with label 1, nothing strictly higher); 3.
-    assert topk_accuracy(logits, labels, 1) == pytest.approx(2 / 3)
+    # Row 0: rank 1. Row 1: tied with label 1 for ranks 1-2 (half a hit at k=1). Row 2: rank 3.
+    assert topk_accuracy(logits, labels, 1) == pytest.approx(1.5 / 3)
     assert topk_accuracy(logits, labels, 2) == pytest.approx(2 / 3)
     assert topk_accuracy(torch.tensor(logits), torch.tensor(labels), 3) == 1.0
+
+
+def test_collapsed_scores_are_chance_not_perfect():
+    """Every candidate equal: before the fix every metric read 1.0 (ties went to the truth)."""
+    assert topk_accuracy(np.zeros((6, 55)), np.arange(6), 1) == pytest.approx(1 / 55)
+    assert topk_accuracy(np.zeros((6, 55)), np.arange(6), 5) == pytest.approx(5 / 55)
+    same = np.ones((3, 50, 8))
+    scores = mrr_hits(same, same)
+    assert scores["mrr"] == pytest.approx(np.mean(1 / np.arange(1, 51)))
+    assert scores["h@1"] == pytest.approx(1 / 50) and scores["h@10"] == pytest.approx(10 / 50)
+    rng = np.random.default_rng(0)
+    quats = rng.normal(size=(20, 4))
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    chance = np.mean(1 - (quats @ quats.T) ** 2)
+    assert pre(np.ones((20, 8)), np.ones((20, 8)), quats, quats) == pytest.approx(chance)
 
 
 def test_mrr_and_hits_by_hand():
@@ -49,11 +64,14 @@ def test_mrr_and_hits_by_hand():
     assert scores["h@5"] == scores["h@10"] == 1.0
 
 
-def test_mrr_ties_count_for_the_true_view():
+def test_mrr_ties_take_the_mean_over_the_tied_ranks():
     target = np.array([[[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]])
-    # The prediction for view 1 is equally similar to views 0 and 1: rank 1, not 2.
+    # The prediction for view 1 is equally similar to views 0 and 1: ranks 1 and 2 equally
+    # likely, so 1/rank averages to 3/4 and it is half a hit at 1.
     pred = np.array([[[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]]])
-    assert mrr_hits(pred, target, ks=(1,)) == {"mrr": 1.0, "h@1": 1.0}
+    scores = mrr_hits(pred, target, ks=(1, 2))
+    assert scores["mrr"] == pytest.approx((1 + 0.75 + 1) / 3)
+    assert scores["h@1"] == pytest.approx(2.5 / 3) and scores["h@2"] == 1.0
 
 
 def test_identity_queries_are_included():
@@ -77,10 +95,10 @@ def test_pre_by_hand():
     s = 1 / math.sqrt(2)
     targets = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     target_quats = np.array([[0, 0, 0, 1.0], [0, 0, s, s], [1.0, 0, 0, 0]])
-    pred = np.array([[2.0, 0.1], [0.1, 1.0], [1.0, 1.0]])  # the last is tied: first neighbour
+    pred = np.array([[2.0, 0.1], [0.1, 1.0], [1.0, 1.0]])  # the last ties targets 0 and 1
     true_quats = np.array([[0, 0, 0, 1.0], [0, 0, 0, -1.0], [0, 0, 0, 1.0]])  # sign is irrelevant
-    # Errors: 1 - 1 = 0; 1 - cos(45 deg)^2 = 0.5; 0 (tie -> target 0, identity).
-    assert pre(pred, targets, target_quats, true_quats) == pytest.approx(0.5 / 3)
+    # Errors: 1 - 1 = 0; 1 - cos(45 deg)^2 = 0.5; the mean of 0 and 0.5 over the tie.
+    assert pre(pred, targets, target_quats, true_quats) == pytest.approx(0.75 / 3)
 
 
 def test_pre_rejects_bad_shapes():

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import trimesh
 from click.testing import CliRunner
-from scipy.spatial import Delaunay
+from PIL import Image
+from scipy.spatial import Delaunay, cKDTree
 
 from iebench.cli import cli
 from iebench.core.errors import IebenchError
 from iebench.objects import BUILTIN_CATEGORIES, GENERATOR_VERSION, builtin_objects, make_object_set
 from iebench.objects.shapenet import discover
+from iebench.objects.surfaces import TEXTURE_SIZE
 from iebench.spec import taxonomy
 
 PER_CLASS = 3
@@ -107,6 +109,51 @@ def test_every_object_has_coloured_materials(object_set: Path) -> None:
         assert len(colours) == len(defined) and all(0 <= c <= 1 for kd in colours for c in kd)
         scene = trimesh.load(obj.mesh, force="scene")
         assert len(scene.geometry) == len(used)
+
+
+def test_surfaces_mix_flat_colours_and_textures_like_shapenet(object_set: Path) -> None:
+    textured = plain = 0
+    for obj in discover(object_set).objects:
+        text = obj.mesh.read_text()
+        vertices, coordinates = text.count("\nv "), text.count("\nvt ")
+        assert vertices <= coordinates <= 3 * vertices, obj.key  # one (u, v) per projection axis
+        assert re.search(r"^f \d+/\d+ \d+/\d+ \d+/\d+$", text, re.M), obj.key
+        mtl = obj.mesh.with_suffix(".mtl").read_text()
+        maps = re.findall(r"^map_Kd (\S+)$", mtl, re.M)
+        textured += len(maps)
+        plain += mtl.count("newmtl ") - len(maps)
+        for name in maps:  # ShapeNet's place: <id>/images/, referenced from models/
+            path = (obj.mesh.parent / name).resolve()
+            assert path.parent == (obj.mesh.parent.parent / "images").resolve(), obj.key
+            with Image.open(path) as image:
+                assert image.format == "PNG" and image.size == (TEXTURE_SIZE, TEXTURE_SIZE)
+                assert len(image.getcolors(TEXTURE_SIZE**2)) >= 2, obj.key  # a pattern
+        uv = np.array(re.findall(r"^vt (\S+) (\S+)$", text, re.M), dtype=float)
+        # Box projection at UV_SCALE tiles per unit: the longest side spans over one tile.
+        assert np.isfinite(uv).all() and np.ptp(uv, axis=0).max() > 1.0, obj.key
+    assert 0.35 < textured / (textured + plain) < 0.85
+
+
+# Classes whose real counterparts have a front (+Z in the generators' frame), and classes
+# that are symmetric front to back.
+FRONTED = ("airplane", "bed", "bench", "car", "chair", "guitar", "laptop", "rifle", "sofa")
+FRONTED += ("watercraft",)
+SYMMETRIC = ("bottle", "bowl", "table")
+
+
+def front_back_asymmetry(mesh: trimesh.Trimesh) -> float:
+    """Mean distance of the surface mirrored front to back (Z -> -Z) from the surface, over
+    the same distance unmirrored (the sampling's own noise): about 1 for a symmetric object."""
+    first = trimesh.sample.sample_surface(mesh, 2000, seed=0)[0]
+    second = cKDTree(trimesh.sample.sample_surface(mesh, 2000, seed=1)[0])
+    return second.query(first * (1, 1, -1))[0].mean() / second.query(first)[0].mean()
+
+
+def test_classes_with_a_front_show_it(meshes: dict[str, list[trimesh.Trimesh]]) -> None:
+    for name in FRONTED:
+        assert all(front_back_asymmetry(mesh) > 1.05 for mesh in meshes[name]), name
+    for name in SYMMETRIC:
+        assert all(front_back_asymmetry(mesh) < 1.05 for mesh in meshes[name]), name
 
 
 def test_objects_are_upright_with_y_up(meshes: dict[str, list[trimesh.Trimesh]]) -> None:

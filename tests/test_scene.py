@@ -1,15 +1,23 @@
-"""The plain-Python scene description (REFERENCE.md section 2), without Blender."""
+"""The plain-Python scene description (docs/protocol.md section 2), without Blender."""
 
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from iebench.core.errors import IebenchError
-from iebench.rendering.scene import STAGE, describe_view, floor_colour, look_at_euler, spot_colour
+from iebench.rendering.scene import (
+    SCENES,
+    STAGE,
+    describe_view,
+    floor_colour,
+    look_at_euler,
+    spot_colour,
+)
 from iebench.spec.factors import FactorSpec, euler_to_matrix, sample_view
 
 
@@ -32,7 +40,10 @@ def test_fixed_lights_world_and_floor_are_the_published_ones():
     assert STAGE.floor_z == -1.0
     assert STAGE.world_colour == (0.05, 0.05, 0.05) and STAGE.world_strength == 1.0
     assert STAGE.sun_strength == 1.5 and STAGE.sun_angle == pytest.approx(math.pi / 2)
-    assert STAGE.sun_casts_shadows is False
+    # The official generator kept Blender's default sun shadows (its comment says otherwise).
+    assert STAGE.sun_casts_shadows is True
+    assert SCENES["published"] is STAGE and SCENES["shadowless"].sun_casts_shadows is False
+    assert SCENES["shadowless"] == dataclasses.replace(STAGE, sun_casts_shadows=False)
     assert STAGE.spot_energy == 500.0
     assert STAGE.spot_size == pytest.approx(math.pi / 8)
     assert STAGE.spot_radius == 0.25

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -223,3 +224,18 @@ def test_sie_learns_an_equivariant_predictor_when_the_pose_is_visible():
         error = F.mse_loss(sie.predictor(e1, batch.action), e2).item()
         shuffled = F.mse_loss(sie.predictor(e1, batch.action.roll(1, 0)), e2).item()
     assert error < 0.5 * shuffled and error < F.mse_loss(e1, e2).item()
+
+
+def test_partial_last_batch_is_kept_by_default_as_the_official_loop(rendered_tree, tmp_path):
+    """8 training objects in batches of 3: the official loop takes 3 steps (3, 3, 2) per
+    epoch, as on the published split (41 steps of 1024, the last of 960); before, 2."""
+    kept = train(tiny_config(rendered_tree, tmp_path / "keep", epochs=1, batch_size=3))
+    assert kept.history[0]["steps"] == 3
+    config = tiny_config(rendered_tree, tmp_path / "drop", epochs=1, batch_size=3)
+    dropped = train(dataclasses.replace(config, last_batch="drop"))
+    assert dropped.history[0]["steps"] == 2
+    with pytest.raises(IebenchError, match="last batch of each epoch would hold 1 object"):
+        train(tiny_config(rendered_tree, tmp_path / "one", epochs=1, batch_size=7))
+    official = dataclasses.replace(config, covariance_divisor="batch-size").resolved()
+    assert official.method_spec().covariance_rows == 3
+    assert config.resolved().method_spec().covariance_rows is None

@@ -11,8 +11,8 @@ from iebench.core.io import check_output
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
+from iebench.rendering.scene import SCENES
 
-FACTOR_SPECS = ("published", "translated", "ood-rotation")  # FactorSpec.named's names
 # What each preset is for; the settings themselves are iebench.rendering.presets.PRESETS.
 PRESET_USES = {
     "reference": "the published settings (100 samples, adaptive sampling, OIDN denoising)",
@@ -58,11 +58,18 @@ def _default(name: str):
 )
 @click.option(
     "--factors",
-    type=click.Choice(FACTOR_SPECS),
     default=_default("factors"),
     show_default=True,
     help="Factor ranges: published (3DIEBench), translated (3DIEBench-T: + translation), "
-    "ood-rotation (rotation angles in [-pi, -pi/2] U [pi/2, pi]).",
+    "ood-rotation (rotation angles in [-pi, -pi/2] U [pi/2, pi]), vertical-axis (z angle only), "
+    "or a JSON file of ranges per factor (README, Custom factor ranges).",
+)
+@click.option(
+    "--scene",
+    type=click.Choice(list(SCENES)),
+    default=_default("scene"),
+    show_default=True,
+    help="published: as the official renders (a very soft sun shadow); shadowless: none.",
 )
 @click.option(
     "--preset",

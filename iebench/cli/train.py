@@ -13,7 +13,7 @@ from iebench.core.io import check_output
 from iebench.methods import CONDITIONINGS, METHODS
 from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES
-from iebench.training.config import PRECISIONS, TrainConfig
+from iebench.training.config import COVARIANCE_DIVISORS, LAST_BATCHES, PRECISIONS, TrainConfig
 
 
 def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -191,7 +191,21 @@ HELP = "\n".join(
     type=click.Choice(PRECISIONS),
     default=_default("precision"),
     show_default=True,
-    help="auto: bf16 autocast on CUDA, fp32 on CPU.",
+    help="auto: bf16 autocast on CUDA, fp32 on CPU; fp16 (+ GradScaler) as the official loop.",
+)
+@click.option(
+    "--last-batch",
+    type=click.Choice(LAST_BATCHES),
+    default=_default("last_batch"),
+    show_default=True,
+    help="Train on each epoch's partial last batch (as the official loop) or drop it.",
+)
+@click.option(
+    "--covariance-divisor",
+    type=click.Choice(COVARIANCE_DIVISORS),
+    default=_default("covariance_divisor"),
+    show_default=True,
+    help="VICReg/SIE covariance over the rows present - 1, or (official) --batch-size - 1.",
 )
 @click.option("--channels-last", is_flag=True, help="GPU: channels-last memory format.")
 @click.option("--compile", is_flag=True, help="torch.compile the model.")

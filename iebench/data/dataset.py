@@ -71,7 +71,7 @@ __all__ = [
     "ViewsDataset",
 ]
 
-# Latent indices whose deltas condition a pair (REFERENCE.md section 3).
+# Latent indices whose deltas condition a pair (docs/protocol.md section 3).
 CONDITIONING_FACTORS: dict[str | None, tuple[int, ...]] = {
     None: (),
     "colour": (FLOOR_HUE, SPOT_HUE),
@@ -206,7 +206,7 @@ class ViewsDataset(_TreeDataset):
 
 class PairsDataset(_TreeDataset):
     """Two distinct random views of each object per epoch with their relative rotation
-    (REFERENCE.md section 3). ``split`` is ignored when given an index."""
+    (docs/protocol.md section 3). ``split`` is ignored when given an index."""
 
     def __init__(
         self,

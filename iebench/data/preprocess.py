@@ -1,4 +1,4 @@
-"""The reference input transform (REFERENCE.md section 3), without torchvision.
+"""The reference input transform (docs/protocol.md section 3), without torchvision.
 
 resize (shorter side to ``resolution``, bilinear with antialiasing, as torchvision's
 ``Resize`` on PIL images) -> to tensor (CHW float in [0, 1]) -> normalise with the

@@ -1,4 +1,4 @@
-"""Object-level train/val splits and the published split files (REFERENCE.md section 1).
+"""Object-level train/val splits and the published split files (docs/protocol.md section 1).
 
 The default split is seeded and per class: within each category, objects are
 ordered by a hash of (seed, synset, id) and the first ``round(0.2 n)`` go to val

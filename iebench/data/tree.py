@@ -1,6 +1,6 @@
 """The index of one split of a 3DIEBench tree: objects, labels, latents and image paths.
 
-Read from the published split files (REFERENCE.md section 1), so it works the same
+Read from the published split files (docs/protocol.md section 1), so it works the same
 on the published dataset and on trees rendered by iebench.
 """
 

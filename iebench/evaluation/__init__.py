@@ -1,4 +1,4 @@
-"""The benchmark harness: `evaluate(encoder, config) -> Results` (REFERENCE.md section 5)."""
+"""The benchmark harness: `evaluate(encoder, config) -> Results` (docs/protocol.md sections 5-6)."""
 
 from iebench.evaluation.config import PROTOCOLS, EvalConfig, ProbeSettings
 from iebench.evaluation.run import evaluate

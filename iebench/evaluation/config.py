@@ -1,4 +1,4 @@
-"""The evaluation config and the probe protocols (REFERENCE.md section 5)."""
+"""The evaluation config and the probe protocols (docs/protocol.md section 5)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from iebench.spec import reference
 from iebench.spec.layout import SPLITS
 from iebench.spec.manifest import read_tree_manifest
 from iebench.spec.results import Results, Score
-from iebench.spec.tasks import PARTS, PREDICTOR_PART, PROBE_TASKS, TASK_REGISTRY, TASKS
+from iebench.spec.tasks import PARTS, PROBE_TASKS, TASK_REGISTRY, TASKS
 
 
 def representation_parts(submission: Submission) -> dict[str, slice]:
@@ -89,14 +89,13 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     submission = _submission(encoder, config)
     tasks = selected_tasks(submission, config)
     render_resolution = _checked_resolution(submission, config, indices["val"])
-    # Probes train on train and are scored on val; the predictor is scored on val alone.
-    needed = ("val",) if tasks == ["equivariance"] else SPLITS
+    # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
-    extraction = _extract(submission, config, fingerprint, {s: indices[s] for s in needed})
+    extraction = _extract(submission, config, fingerprint, indices)
     if extraction is None:
         return None
     features, device = extraction
-    data = {split: SplitData.build(indices[split], features[split], device) for split in needed}
+    data = {split: SplitData.build(indices[split], features[split], device) for split in SPLITS}
     extracted = time.perf_counter()
     scores = _run_tasks(submission, config, tasks, data)
     finished = time.perf_counter()
@@ -315,8 +314,10 @@ def _run_tasks(
     bar.close()
     if "equivariance" in tasks:
         # No probe is trained: the predictor's scores do not depend on the seed.
-        result = equivariance(data["val"], submission.predictor)
-        collected["equivariance"] = {PREDICTOR_PART: {m: [v] for m, v in result.items()}}
+        result = equivariance(data, submission.predictor)
+        collected["equivariance"] = {
+            part: {m: [v] for m, v in values.items()} for part, values in result.items()
+        }
     return {
         task: {
             part: {metric: _summary(values) for metric, values in metrics.items()}

@@ -110,7 +110,7 @@ class EncoderMetadata:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """The model's own equivariance head, for MRR / H@k / PRE (REFERENCE.md section 5).
+    """The model's own equivariance head, for MRR / H@k / PRE (docs/protocol.md section 6).
 
     ``project(features)`` maps backbone features (B, embedding_dim) to embeddings
     (B, E), e.g. SIE's equivariant projector applied to the last 256 dims;

@@ -1,4 +1,4 @@
-"""The benchmark tasks on cached features (REFERENCE.md section 5).
+"""The benchmark tasks on cached features (docs/protocol.md sections 5-6).
 
 classification  Linear(D, 55); each epoch one random view per training object;
                 scored (top-1, top-5 in percent) on every validation view.
@@ -6,8 +6,9 @@ rotation        MLP 2D -> 1024 -> 1024 -> 4 on [f_i; f_j] of two distinct random
                 target the quaternion of R_i^-1 R_j (scalar-last, sign as scipy), MSE; R^2.
 colour          the same MLP with 2 outputs, target latent_j - latent_i at (floor hue,
                 light hue); R^2.
-equivariance    the model's own projector and predictor: MRR, H@1/2/5/10 and PRE over the
-                validation objects, source = view 0 of each object.
+equivariance    the model's own projector and predictor: MRR, H@1/2/5/10 and PRE,
+                source = view 0 of each object, on val-val and train-train, and PRE of
+                val against all targets (train + val), as the official scripts report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.probes import HIDDEN, make_probe, predict, train_probe
 from iebench.evaluation.submission import Predictor
-from iebench.spec.factors import COLOUR_FACTORS, ROTATION, euler_to_quaternion
+from iebench.spec.factors import (
+    COLOUR_FACTORS,
+    ROTATION,
+    euler_to_quaternion,
+    relative_quaternion,
+)
+from iebench.spec.tasks import PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART
 from iebench.spec.taxonomy import NUM_CLASSES
 
 # Chunk of rows sent through the predictor at once (bounds memory on the full dataset).
@@ -35,12 +42,14 @@ PREDICTOR_CHUNK = 8192
 @dataclass(frozen=True)
 class SplitData:
     """One split on the evaluation device: features (O, V, D), labels (O,), absolute rotation
-    quaternions (O, V, 4, float64) and colour factors (O, V, 2, float64)."""
+    quaternions (O, V, 4, float64) and colour factors (O, V, 2, float64); the Euler angles
+    (O, V, 3, float64 numpy) from which every relative rotation is computed."""
 
     features: torch.Tensor
     labels: torch.Tensor
     quaternions: torch.Tensor
     colours: torch.Tensor
+    euler: np.ndarray
 
     @classmethod
     def build(cls, index: TreeIndex, features: np.ndarray, device: str) -> SplitData:
@@ -51,6 +60,7 @@ class SplitData:
                 device
             ),
             colours=torch.from_numpy(index.latents[..., list(COLOUR_FACTORS)].copy()).to(device),
+            euler=np.ascontiguousarray(index.latents[..., ROTATION]),
         )
 
     @property
@@ -62,25 +72,12 @@ class SplitData:
         return self.features.shape[1]
 
 
-def quaternion_multiply(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Hamilton product of scalar-last quaternions, as scipy composes rotations (p then q)."""
-    px, py, pz, pw = p.unbind(-1)
-    qx, qy, qz, qw = q.unbind(-1)
-    return torch.stack(
-        [
-            pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx,
-            pw * qz + px * qy - py * qx + pz * qw,
-            pw * qw - px * qx - py * qy - pz * qz,
-        ],
-        dim=-1,
-    )
-
-
-def relative_quaternions(q_i: torch.Tensor, q_j: torch.Tensor) -> torch.Tensor:
-    """Quaternion of R_i^-1 R_j: the conjugate of q_i (unit quaternions) times q_j."""
-    conjugate = q_i * torch.tensor([-1.0, -1.0, -1.0, 1.0], dtype=q_i.dtype, device=q_i.device)
-    return quaternion_multiply(conjugate, q_j)
+def relative_rotations(data: SplitData, objects, i, j) -> torch.Tensor:
+    """Quaternions of R_i^-1 R_j (float64, on the features' device) for views i, j of objects,
+    from the one implementation in iebench.spec.factors."""
+    objects, i, j = (torch.as_tensor(x).cpu().numpy() for x in (objects, i, j))
+    quaternions = relative_quaternion(data.euler[objects, i], data.euler[objects, j])
+    return torch.from_numpy(quaternions).to(data.features.device)
 
 
 def random_views(objects: int, views: int, gen: torch.Generator) -> torch.Tensor:
@@ -125,16 +122,12 @@ def classification(
     }
 
 
-def rotation_targets(data: SplitData, objects, i, j) -> torch.Tensor:
-    return relative_quaternions(data.quaternions[objects, i], data.quaternions[objects, j])
-
-
 def colour_targets(data: SplitData, objects, i, j) -> torch.Tensor:
     return data.colours[objects, j] - data.colours[objects, i]
 
 
 PAIR_TARGETS: dict[str, tuple[Callable[..., torch.Tensor], int]] = {
-    "rotation": (rotation_targets, 4),
+    "rotation": (relative_rotations, 4),
     "colour": (colour_targets, 2),
 }
 
@@ -188,30 +181,56 @@ def pair_task_targets(task: str, data: SplitData, objects, i, j) -> torch.Tensor
     return targets.to(torch.float32).cpu()
 
 
-@torch.inference_mode()
-def equivariance(val: SplitData, predictor: Predictor) -> dict[str, float]:
-    """Predict each view's embedding from view 0's and R_0^-1 R_v; rank it among the object's
-    views (MRR, H@k) and score the nearest neighbour's rotation over all of them (PRE)."""
-    flat = val.features.reshape(-1, val.features.shape[-1])
-    embeddings = torch.cat(
+def _chunked(function: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+    """``function`` over PREDICTOR_CHUNK rows at a time, as float32."""
+    rows = len(inputs[0])
+    return torch.cat(
         [
-            predictor.project(flat[s : s + PREDICTOR_CHUNK])
-            for s in range(0, len(flat), PREDICTOR_CHUNK)
+            function(*(x[s : s + PREDICTOR_CHUNK] for x in inputs))
+            for s in range(0, rows, PREDICTOR_CHUNK)
         ]
     ).float()
-    embeddings = embeddings.reshape(val.objects, val.views, -1)
+
+
+def _embed_and_predict(data: SplitData, predictor: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every view's embedding (O, V, E) and its prediction from view 0 and R_0^-1 R_v."""
+    embeddings = _chunked(predictor.project, data.features.reshape(data.objects * data.views, -1))
+    embeddings = embeddings.reshape(data.objects, data.views, -1)
     sources = embeddings[:, :1].expand_as(embeddings).reshape(-1, embeddings.shape[-1])
-    rotations = relative_quaternions(val.quaternions[:, :1], val.quaternions).reshape(-1, 4)
-    rotations = rotations.to(torch.float32)
-    predictions = torch.cat(
-        [
-            predictor.predict(sources[s : s + PREDICTOR_CHUNK], rotations[s : s + PREDICTOR_CHUNK])
-            for s in range(0, len(sources), PREDICTOR_CHUNK)
-        ]
-    ).float()
-    scores = metrics.mrr_hits(predictions.reshape(embeddings.shape), embeddings)
-    quaternions = val.quaternions.reshape(-1, 4)
-    scores["pre"] = metrics.pre(
-        predictions, embeddings.reshape(-1, embeddings.shape[-1]), quaternions, quaternions
-    )
+    rotations = torch.from_numpy(relative_quaternion(data.euler[:, :1], data.euler))
+    rotations = rotations.reshape(-1, 4).to(embeddings.device, torch.float32)
+    predictions = _chunked(predictor.predict, sources, rotations)
+    return embeddings, predictions.reshape(embeddings.shape)
+
+
+@torch.inference_mode()
+def equivariance(splits: dict[str, SplitData], predictor: Predictor) -> dict[str, dict[str, float]]:
+    """The predictor's scores, by results part, in the official scripts' modes.
+
+    Each view's embedding is predicted from view 0's and R_0^-1 R_v. MRR and H@k rank the
+    prediction among its object's views; PRE takes the nearest neighbour over a target set
+    and scores its rotation. ``predictor`` (val-val) needs ``splits["val"]``;
+    ``predictor-train-train`` needs ``splits["train"]``; ``predictor-val-all`` (PRE of the
+    val predictions over train + val targets) needs both.
+    """
+    predicted = {name: _embed_and_predict(data, predictor) for name, data in splits.items()}
+    flat = {
+        name: (e.reshape(-1, e.shape[-1]), p.reshape(-1, p.shape[-1]))
+        for name, (e, p) in predicted.items()
+    }
+    quaternions = {name: data.quaternions.reshape(-1, 4) for name, data in splits.items()}
+    scores: dict[str, dict[str, float]] = {}
+    for name, part in (("val", PREDICTOR_PART), ("train", PREDICTOR_TRAIN_PART)):
+        if name not in predicted:
+            continue
+        embeddings, predictions = predicted[name]
+        scores[part] = metrics.mrr_hits(predictions, embeddings)
+        targets, queries = flat[name]
+        scores[part]["pre"] = metrics.pre(queries, targets, quaternions[name], quaternions[name])
+    if {"train", "val"} <= set(predicted):
+        targets = torch.cat([flat["train"][0], flat["val"][0]])
+        target_quaternions = torch.cat([quaternions["train"], quaternions["val"]])
+        scores[PREDICTOR_VAL_ALL_PART] = {
+            "pre": metrics.pre(flat["val"][1], targets, target_quaternions, quaternions["val"])
+        }
     return scores

@@ -1,4 +1,4 @@
-"""Published numbers (REFERENCE.md section 6), shown as "reported": never ranked with ours.
+"""Published numbers (docs/protocol.md section 8), shown as "reported": never ranked with ours.
 
 ``reported.csv`` has one row per (track, method): the track describes the paper's
 protocol in words, the values are copied as printed (empty when not reported),

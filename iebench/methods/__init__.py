@@ -73,7 +73,7 @@ METHODS: dict[str, MethodInfo] = {
         MethodInfo("simclr-augself", SimCLRAugSelf, "SimCLR + AugSelf rotation regression"),
         MethodInfo("equimod", EquiMod, "EquiMod: invariant + predicted-equivariant InfoNCE"),
         MethodInfo("sen", SEN, "SEN-like: equivariant branch, linear predictor, InfoNCE"),
-        # Equivariance by prediction (REFERENCE.md section 7).
+        # Equivariance by prediction (docs/protocol.md section 7).
         MethodInfo(
             "predict-transform",
             PredictTransform,

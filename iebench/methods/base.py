@@ -42,6 +42,9 @@ class MethodSpec:
     equivariant_dims: int = 0  # SIE: how many trailing backbone dims are equivariant
     options: Mapping[str, Any] = field(default_factory=dict)  # a method's own settings
     seed: int = 0  # for methods that draw random numbers in forward (e.g. transformations)
+    # Covariances are divided by this - 1 (the official code: the configured global batch);
+    # None: by the rows present - 1, the unbiased estimate, also on a partial last batch.
+    covariance_rows: int | None = None
 
 
 class Method(nn.Module):

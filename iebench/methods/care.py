@@ -4,7 +4,7 @@ Within a chunk of the batch every image gets the same pair of transformations
 (a1 for the first view, a2 for the second). If the embeddings of the two views
 differ by one orthogonal map per chunk, Z2 = Z1 Q, their Gram matrices agree:
 Z1 Z1^T = Z2 Z2^T. The term is the mean over chunks of the squared off-diagonal
-difference of those Gram matrices, on L2-normalised embeddings (REFERENCE.md
+difference of those Gram matrices, on L2-normalised embeddings (docs/protocol.md
 section 7; Gupta et al.'s CARE).
 
 On 3DIEBench the two views of a pair are two renders; each chunk's shared pair of

@@ -60,11 +60,15 @@ def off_diagonal(matrix: Tensor) -> Tensor:
     return matrix.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
 
-def covariance_penalty(x: Tensor) -> Tensor:
-    """VICReg covariance term: sum of squared off-diagonal covariances / dim (cov over n - 1)."""
+def covariance_penalty(x: Tensor, rows: int | None = None) -> Tensor:
+    """VICReg covariance term: sum of squared off-diagonal covariances / dim.
+
+    The covariance is divided by ``rows - 1``: by default the rows of ``x``; the
+    official code passes its configured batch size, which differs on a partial batch.
+    """
     x = x.float()
     x = x - x.mean(dim=0)
-    covariance = (x.T @ x) / (x.shape[0] - 1)
+    covariance = (x.T @ x) / ((x.shape[0] if rows is None else rows) - 1)
     return off_diagonal(covariance).pow(2).sum() / x.shape[1]
 
 

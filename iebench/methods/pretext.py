@@ -1,4 +1,4 @@
-"""Image transformations with k discrete classes, for E-SSL by prediction (REFERENCE section 7).
+"""E-SSL by prediction: image transformations with k discrete classes (docs/protocol.md section 7).
 
 Each transformation acts on a batch of unnormalised images ``(B, C, H, W)`` in [0, 1], one
 class per image; class 0 is always the identity. Labels come from an explicit generator.

@@ -64,7 +64,8 @@ class SIE(Method):
         if self.spec.weights["pred_std"]:
             # Halved as in the reference code: predictions exist for one view of the two.
             terms["pred_std"] = losses.variance_hinge(losses.gather(prediction)) / 2
-        terms["cov"] = losses.covariance_penalty(z1) + losses.covariance_penalty(z2)
+        rows = self.spec.covariance_rows
+        terms["cov"] = losses.covariance_penalty(z1, rows) + losses.covariance_penalty(z2, rows)
         return self.weighted(terms)
 
 

@@ -20,10 +20,11 @@ class VICReg(Method):
         y1 = self.projector(self.backbone(batch.first))
         y2 = self.projector(self.backbone(batch.second))
         z1, z2 = losses.gather(y1), losses.gather(y2)
+        rows = self.spec.covariance_rows
         return self.weighted(
             {
                 "inv": F.mse_loss(y1.float(), y2.float()),
                 "std": (losses.variance_hinge(z1) + losses.variance_hinge(z2)) / 2,
-                "cov": losses.covariance_penalty(z1) + losses.covariance_penalty(z2),
+                "cov": losses.covariance_penalty(z1, rows) + losses.covariance_penalty(z2, rows),
             }
         )

@@ -1,7 +1,7 @@
 """The reference ResNet with a CIFAR stem (3x3 stride-1 first conv, no max-pool), for 32 px.
 
 At 32 px the reference stem (7x7 stride 2 + max-pool) leaves 1x1 maps in the last
-stage; the CIFAR stem keeps 4x4, as in the E-SSL study (REFERENCE.md section 7).
+stage; the CIFAR stem keeps 4x4, as in the E-SSL study (docs/protocol.md section 7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reference ResNet-18 of SIE (REFERENCE.md section 4), loading official checkpoints.
+"""The reference ResNet-18 of SIE (docs/protocol.md section 4), loading official checkpoints.
 
 It differs from torchvision's ResNet-18 in ways that change the numbers, so an
 official checkpoint only reproduces its published scores with this exact model:

@@ -131,53 +131,56 @@ def _place_back(tilt: float, seat_h: float, z: float) -> np.ndarray:
 
 
 def table(rng: np.random.Generator) -> Assembly:
+    """A top on legs, trestles or a pedestal; thick enough to read as a table at 64 px."""
     a = Assembly()
-    height = rng.uniform(0.68, 0.78) if rng.random() < 0.8 else rng.uniform(0.35, 0.48)
-    top_t = rng.uniform(0.025, 0.06)
+    height = rng.uniform(0.68, 0.78) if rng.random() < 0.8 else rng.uniform(0.4, 0.5)
+    top_t = rng.uniform(0.035, 0.07)
     under = height - top_t
-    if rng.random() < 0.35:
-        radius = rng.uniform(0.4, 0.7)
+    if rng.random() < 0.25:
+        radius = rng.uniform(0.4, 0.6)
         a.add(cylinder(radius, top_t, (0, height - top_t / 2, 0), sections=32), MAIN)
         if rng.random() < 0.5:
-            a.add(cylinder(rng.uniform(0.04, 0.08), under, (0, under / 2, 0)), FRAME)
-            foot = rng.uniform(0.2, 0.35)
-            a.add(lathe([(0, 0), (foot, 0), (foot * 0.3, rng.uniform(0.04, 0.1)), (0, 0.1)]), FRAME)
+            a.add(cylinder(rng.uniform(0.05, 0.09), under, (0, under / 2, 0)), FRAME)
+            foot = rng.uniform(0.25, 0.38)
+            a.add(lathe([(0, 0), (foot, 0), (foot * 0.3, rng.uniform(0.05, 0.1)), (0, 0.1)]), FRAME)
         else:
             legs = int(rng.choice([3, 4]))
+            leg = rng.uniform(0.03, 0.045)
             for angle in np.arange(legs) * 2 * np.pi / legs + np.pi / 4:
                 d = np.array([np.cos(angle), 0, np.sin(angle)])
-                a.add(rod(d * radius * 0.75, d * radius * 0.6 + (0, under, 0), 0.025), FRAME)
+                a.add(rod(d * radius * 0.75, d * radius * 0.6 + (0, under, 0), leg), FRAME)
         return a
-    width, depth = rng.uniform(0.9, 2.0), rng.uniform(0.5, 1.0)
+    width, depth = rng.uniform(0.9, 1.8), rng.uniform(0.6, 1.0)
     a.add(box((width, top_t, depth), (0, height - top_t / 2, 0)), MAIN)
     base = rng.choice(["legs", "trestle", "pedestal"], p=[0.65, 0.2, 0.15])
     inset = rng.uniform(0.03, 0.12)
     if base == "legs":
-        leg = rng.uniform(0.03, 0.07)
+        leg = rng.uniform(0.05, 0.09)
+        inset = max(inset, leg)  # the legs stay under the top
         legs_w, legs_d = width - 2 * inset, depth - 2 * inset
         _four_legs(a, legs_w, legs_d, under, leg / 2, 0.0, rng.choice([4, 16]))
-        if rng.random() < 0.5:  # apron under the top
-            apron = rng.uniform(0.05, 0.12)
+        if rng.random() < 0.7:  # apron under the top
+            apron = rng.uniform(0.07, 0.14)
             y = under - apron / 2
-            a.add(box((legs_w, apron, 0.02), (0, y, legs_d / 2)), FRAME)
-            a.add(box((legs_w, apron, 0.02), (0, y, -legs_d / 2)), FRAME)
-            a.add(box((0.02, apron, legs_d), (legs_w / 2, y, 0)), FRAME)
-            a.add(box((0.02, apron, legs_d), (-legs_w / 2, y, 0)), FRAME)
+            a.add(box((legs_w, apron, 0.025), (0, y, legs_d / 2)), FRAME)
+            a.add(box((legs_w, apron, 0.025), (0, y, -legs_d / 2)), FRAME)
+            a.add(box((0.025, apron, legs_d), (legs_w / 2, y, 0)), FRAME)
+            a.add(box((0.025, apron, legs_d), (-legs_w / 2, y, 0)), FRAME)
         if rng.random() < 0.3:
-            a.add(box((legs_w, 0.02, legs_d), (0, rng.uniform(0.1, 0.25), 0)), ACCENT)
+            a.add(box((legs_w, 0.025, legs_d), (0, rng.uniform(0.1, 0.25), 0)), ACCENT)
     elif base == "trestle":
-        panel = rng.uniform(0.04, 0.1)
+        panel = rng.uniform(0.06, 0.12)
         inset = max(inset, panel)  # the feet stay under the top
         for sx in SIDES:
             x = sx * (width / 2 - inset)
             a.add(box((panel, under, depth * 0.8), (x, under / 2, 0)), FRAME)
-            a.add(box((panel * 1.5, 0.04, depth * 0.9), (x, 0.02, 0)), FRAME)
-        a.add(box((width - 2 * inset, 0.06, 0.04), (0, under * rng.uniform(0.2, 0.6), 0)), FRAME)
+            a.add(box((panel * 1.5, 0.05, depth * 0.9), (x, 0.025, 0)), FRAME)
+        a.add(box((width - 2 * inset, 0.08, 0.05), (0, under * rng.uniform(0.2, 0.6), 0)), FRAME)
     else:
         for sx in SIDES if width > 1.3 else (0.0,):
             x = sx * width / 4
-            a.add(box((0.08, under, 0.08), (x, under / 2, 0)), FRAME)
-            a.add(box((0.3, 0.04, depth * 0.7), (x, 0.02, 0)), FRAME)
+            a.add(box((0.12, under, 0.12), (x, under / 2, 0)), FRAME)
+            a.add(box((0.35, 0.05, depth * 0.75), (x, 0.025, 0)), FRAME)
     return a
 
 
@@ -229,9 +232,11 @@ def sofa(rng: np.random.Generator) -> Assembly:
 
 
 def bench(rng: np.random.Generator) -> Assembly:
+    """A long seat on panels, legs or A-frames, with a backrest at the back (-Z), so that
+    its front shows, and sometimes armrests."""
     a = Assembly()
-    length, depth = rng.uniform(1.0, 2.0), rng.uniform(0.3, 0.5)
-    seat_h, seat_t = rng.uniform(0.4, 0.48), rng.uniform(0.03, 0.06)
+    length, depth = rng.uniform(1.0, 1.7), rng.uniform(0.38, 0.55)
+    seat_h, seat_t = rng.uniform(0.4, 0.48), rng.uniform(0.04, 0.07)
     under = seat_h - seat_t
     if rng.random() < 0.5:
         a.add(box((length, seat_t, depth), (0, seat_h - seat_t / 2, 0)), MAIN)
@@ -239,36 +244,39 @@ def bench(rng: np.random.Generator) -> Assembly:
         slats = int(rng.integers(3, 6))
         pitch = depth / slats
         for z in (np.arange(slats) + 0.5) * pitch - depth / 2:
-            a.add(box((length, seat_t, pitch * 0.75), (0, seat_h - seat_t / 2, z)), MAIN)
+            a.add(box((length, seat_t, pitch * 0.8), (0, seat_h - seat_t / 2, z)), MAIN)
     supports = rng.choice(["panels", "legs", "aframe"])
-    inset = rng.uniform(0.05, 0.2)
+    inset = rng.uniform(0.06, 0.2)
     if supports == "panels":
+        panel = rng.uniform(0.05, 0.09)
         for sx in SIDES:
-            a.add(box((0.05, under, depth * 0.9), (sx * (length / 2 - inset), under / 2, 0)), FRAME)
+            x = sx * (length / 2 - inset)
+            a.add(box((panel, under, depth * 0.9), (x, under / 2, 0)), FRAME)
     elif supports == "legs":
-        _four_legs(a, length - 2 * inset, depth * 0.8, under, 0.025, rng.uniform(0, 0.03), 8)
+        radius = rng.uniform(0.025, 0.04)
+        _four_legs(a, length - 2 * inset, depth * 0.8, under, radius, rng.uniform(0, 0.03), 8)
+        a.add(box((length - 2 * inset, 0.05, 0.04), (0, under * 0.35, 0)), FRAME)  # stretcher
     else:
         for sx in SIDES:
             x = sx * (length / 2 - inset)
             for sz in SIDES:
-                a.add(rod((x, 0, sz * depth * 0.55), (x, under, 0), 0.022, 6), FRAME)
-            a.add(box((0.04, 0.04, depth), (x, under - 0.02, 0)), FRAME)
-    if rng.random() < 0.5:
-        back_h = rng.uniform(0.3, 0.45)
-        z = -depth / 2 + 0.02
-        rails = int(rng.integers(2, 4))
-        for y in np.linspace(seat_h + 0.1, seat_h + back_h, rails):
-            a.add(box((length * 0.95, 0.07, 0.025), (0, y, z - (y - seat_h) * 0.15)), MAIN)
+                a.add(rod((x, 0, sz * depth * 0.55), (x, under, 0), 0.03, 6), FRAME)
+            a.add(box((0.05, 0.05, depth), (x, under - 0.025, 0)), FRAME)
+    back_h = rng.uniform(0.35, 0.5)
+    z = -depth / 2 + 0.02
+    rails = int(rng.integers(2, 4))
+    rail_h = back_h / rails * rng.uniform(0.45, 0.7)
+    for y in np.linspace(seat_h + 0.1, seat_h + back_h, rails):
+        a.add(box((length * 0.95, rail_h, 0.03), (0, y, z - (y - seat_h) * 0.15)), MAIN)
+    for sx in SIDES:
+        x = sx * (length / 2 - inset)
+        top = (x, seat_h + back_h + rail_h / 2, z - back_h * 0.15)
+        a.add(rod((x, seat_h, z), top, 0.025, 6), FRAME)
+    if rng.random() < 0.6:
         for sx in SIDES:
-            x = sx * (length / 2 - inset)
-            a.add(
-                rod((x, seat_h, z), (x, seat_h + back_h + 0.04, z - back_h * 0.15), 0.02, 6), FRAME
-            )
-            if rng.random() < 0.5:
-                a.add(
-                    box((0.05, 0.03, depth * 0.8), (sx * length / 2 * 0.97, seat_h + 0.22, 0)),
-                    ACCENT,
-                )
+            x = sx * (length / 2 - 0.03)
+            a.add(box((0.06, 0.04, depth * 0.85), (x, seat_h + 0.22, 0)), ACCENT)
+            a.add(rod((x, seat_h, depth * 0.3), (x, seat_h + 0.22, depth * 0.3), 0.02, 6), FRAME)
     return a
 
 
@@ -294,7 +302,7 @@ def bed(rng: np.random.Generator) -> Assembly:
             a.add(box((width, 0.05, 0.05), (0, post_h, sz * (length / 2 + head_t / 2))), FRAME)
     a.add(box((width + 0.04, head_h, head_t), (0, head_h / 2, head_z)), FRAME)
     if rng.random() < 0.4:
-        foot_h = rng.uniform(top * 0.8, head_h * 0.7)
+        foot_h = rng.uniform(top * 0.8, max(top * 0.85, head_h * 0.55))
         a.add(box((width + 0.04, foot_h, head_t), (0, foot_h / 2, -head_z)), FRAME)
     pillows = 1 if width < 1.3 else 2
     for x in (np.arange(pillows) + 0.5) * width / pillows - width / 2:

@@ -150,119 +150,119 @@ def laptop(rng: np.random.Generator) -> Assembly:
 
 
 def guitar(rng: np.random.Generator) -> Assembly:
+    """Body, neck with a fretboard, tilted head with pegs; the sound hole or pickups, the
+    bridge and the fretboard are on the front (+Z), so the front and back differ."""
     a = Assembly()
     electric = rng.random() < 0.4
-    lower = rng.uniform(0.17, 0.21)
-    upper = lower * rng.uniform(0.65, 0.85)
-    depth = rng.uniform(0.035, 0.05) if electric else rng.uniform(0.08, 0.12)
+    lower = rng.uniform(0.18, 0.22)
+    upper = lower * rng.uniform(0.7, 0.85)
+    depth = rng.uniform(0.045, 0.06) if electric else rng.uniform(0.09, 0.13)
     waist_y = lower * rng.uniform(0.9, 1.1)
-    upper_y = waist_y + upper * rng.uniform(0.7, 1.0)
+    upper_y = waist_y + upper * rng.uniform(0.7, 0.9)
     a.add(cylinder(lower, depth, (0, 0, 0), axis="z", sections=28), MAIN)
     offset = rng.uniform(-0.03, 0.03) if electric else 0.0
     a.add(cylinder(upper, depth, (offset, upper_y, 0), axis="z", sections=28), MAIN)
+    waist = min(lower, upper) * 0.85  # fills the notch between the two bouts
+    a.add(cylinder(waist, depth, (0, waist_y * 0.6, 0), axis="z", sections=20), MAIN)
     body_top = upper_y + upper * 0.8
-    neck_l = rng.uniform(0.42, 0.55)
-    neck_w = rng.uniform(0.045, 0.06)
-    a.add(box((neck_w, neck_l, 0.025), (0, body_top + neck_l / 2, depth / 4)), FRAME)
-    head_l = rng.uniform(0.14, 0.2)
-    head = box(
-        (neck_w * rng.uniform(1.2, 1.8), head_l, 0.02),
-        (0, body_top + neck_l + head_l / 2, depth / 4),
-    )
-    a.add(
-        rotated(head, -rng.uniform(0.1, 0.3), (1, 0, 0), (0, body_top + neck_l, depth / 4)), FRAME
-    )
+    neck_l = rng.uniform(0.4, 0.48)
+    neck_w = rng.uniform(0.05, 0.065)
+    neck_z = depth / 4
+    a.add(box((neck_w, neck_l, 0.03), (0, body_top + neck_l / 2, neck_z)), FRAME)
     front = depth / 2
+    board_l = neck_l + upper * rng.uniform(0.4, 0.7)  # runs on over the upper bout
+    board = box((neck_w * 0.9, board_l, 0.008), (0, body_top + neck_l - board_l / 2, front + 0.004))
+    a.add(board, DETAIL)
+    head_l = rng.uniform(0.12, 0.17)
+    head = box(
+        (neck_w * rng.uniform(1.3, 1.8), head_l, 0.022), (0, body_top + neck_l + head_l / 2, neck_z)
+    )
+    a.add(rotated(head, -rng.uniform(0.1, 0.3), (1, 0, 0), (0, body_top + neck_l, neck_z)), FRAME)
     if electric:
-        for y in np.linspace(-0.05, 0.08, int(rng.integers(1, 4))):
-            a.add(box((0.07, 0.02, 0.01), (0, y, front + 0.004)), DETAIL)
+        for y in np.linspace(-0.06, 0.08, int(rng.integers(2, 4))):
+            a.add(box((0.08, 0.025, 0.012), (0, y, front + 0.005)), ACCENT)
         a.add(
-            cylinder(0.012, 0.02, (lower * 0.6, -lower * 0.4, front), axis="z", sections=10), DETAIL
+            cylinder(0.018, 0.02, (lower * 0.55, -lower * 0.45, front), axis="z", sections=10),
+            ACCENT,
         )
     else:
-        a.add(cylinder(rng.uniform(0.04, 0.055), 0.004, (0, waist_y, front), axis="z"), DETAIL)
-        a.add(box((0.12, 0.015, 0.008), (0, -lower * 0.45, front + 0.003)), ACCENT)
+        hole = rng.uniform(0.045, 0.06)
+        a.add(cylinder(hole, 0.006, (0, waist_y * 0.9, front + 0.002), axis="z"), ACCENT)
+        a.add(cylinder(hole * 1.25, 0.003, (0, waist_y * 0.9, front), axis="z"), DETAIL)  # rosette
+    a.add(box((0.14, 0.025, 0.012), (0, -lower * 0.45, front + 0.005)), ACCENT)  # bridge
     pegs = int(rng.integers(2, 4))
     for y in np.linspace(0.3, 0.85, pegs) * head_l + body_top + neck_l:
         for sx in SIDES:
             a.add(
-                rod((sx * neck_w * 0.6, y, depth / 4), (sx * neck_w * 1.1, y, depth / 4), 0.006, 6),
+                rod((sx * neck_w * 0.6, y, neck_z), (sx * neck_w * 1.2, y, neck_z), 0.008, 6),
                 DETAIL,
             )
     return a
 
 
 def rifle(rng: np.random.Generator) -> Assembly:
+    """Barrel and fore-end forward (+Z), receiver with a grip, trigger guard and magazine
+    below, a stock behind; often a scope on top."""
     a = Assembly()
-    barrel = rng.uniform(0.45, 0.75)
-    receiver_l, receiver_h = rng.uniform(0.2, 0.3), rng.uniform(0.05, 0.08)
-    width = rng.uniform(0.03, 0.045)
+    barrel = rng.uniform(0.4, 0.6)
+    receiver_l, receiver_h = rng.uniform(0.22, 0.3), rng.uniform(0.07, 0.1)
+    width = rng.uniform(0.04, 0.055)
     a.add(box((width, receiver_h, receiver_l), (0, 0, 0)), FRAME)
     front = receiver_l / 2
+    barrel_r = rng.uniform(0.012, 0.018)
+    barrel_y = receiver_h * 0.2
     a.add(
-        cylinder(
-            rng.uniform(0.008, 0.013),
-            barrel,
-            (0, receiver_h * 0.2, front + barrel / 2),
-            axis="z",
-            sections=12,
-        ),
-        FRAME,
+        cylinder(barrel_r, barrel, (0, barrel_y, front + barrel / 2), axis="z", sections=12), FRAME
     )
-    guard_l = barrel * rng.uniform(0.3, 0.6)
+    a.add(cylinder(barrel_r * 1.6, 0.05, (0, barrel_y, front + barrel - 0.02), axis="z"), DETAIL)
+    guard_l = barrel * rng.uniform(0.35, 0.6)
     if rng.random() < 0.6:
-        a.add(box((width * 1.1, receiver_h * 0.8, guard_l), (0, 0, front + guard_l / 2)), MAIN)
+        a.add(box((width * 1.1, receiver_h * 0.85, guard_l), (0, 0, front + guard_l / 2)), MAIN)
     else:
-        a.add(
-            cylinder(
-                width * 0.6,
-                guard_l,
-                (0, receiver_h * 0.1, front + guard_l / 2),
-                axis="z",
-                sections=12,
-            ),
-            MAIN,
-        )
-    stock_l = rng.uniform(0.22, 0.35)
-    drop = rng.uniform(0.0, 0.08)
+        fore = (0, receiver_h * 0.1, front + guard_l / 2)
+        a.add(cylinder(width * 0.65, guard_l, fore, axis="z", sections=12), MAIN)
+    stock_l = rng.uniform(0.25, 0.35)
+    drop = rng.uniform(0.0, 0.06)
     back = -receiver_l / 2
-    butt = rng.uniform(0.1, 0.16)
+    butt = rng.uniform(0.13, 0.19)
     stock = np.empty((2, 2, 2, 3))
     for k, (z, y_top, height) in enumerate(
         ((back - stock_l, receiver_h / 2 - drop, butt), (back, receiver_h / 2, receiver_h))
     ):
-        for i, x in enumerate((-width / 2, width / 2)):
+        for i, x in enumerate((-width * 0.55, width * 0.55)):
             stock[i, 0, k] = (x, y_top - height, z)
             stock[i, 1, k] = (x, y_top, z)
     a.add(hexahedron(stock), MAIN)
-    grip_h = rng.uniform(0.08, 0.12)
-    grip = box((width * 0.9, grip_h, 0.035), (0, -receiver_h / 2 - grip_h / 2 + 0.01, back + 0.04))
-    a.add(rotated(grip, rng.uniform(0.2, 0.45), (1, 0, 0), (0, -receiver_h / 2, back + 0.04)), MAIN)
-    if rng.random() < 0.7:
-        mag_h = rng.uniform(0.08, 0.2)
-        mag = box(
-            (width * 0.8, mag_h, 0.045), (0, -receiver_h / 2 - mag_h / 2 + 0.01, front - 0.05)
-        )
-        a.add(
-            rotated(mag, -rng.uniform(0.0, 0.35), (1, 0, 0), (0, -receiver_h / 2, front - 0.05)),
-            DETAIL,
-        )
+    a.add(
+        box((width * 1.2, butt, 0.02), (0, receiver_h / 2 - drop - butt / 2, back - stock_l)),
+        DETAIL,
+    )
+    grip_h = rng.uniform(0.09, 0.13)
+    grip_z = back + 0.045
+    grip = box((width * 0.9, grip_h, 0.04), (0, -receiver_h / 2 - grip_h / 2 + 0.01, grip_z))
+    a.add(rotated(grip, rng.uniform(0.2, 0.45), (1, 0, 0), (0, -receiver_h / 2, grip_z)), MAIN)
+    loop = arc((0, -receiver_h / 2, grip_z + 0.06), 0.035, np.pi, 2 * np.pi, "zy", 8)
+    a.add(tube(loop, 0.006, 6), DETAIL)  # trigger guard
+    if rng.random() < 0.85:
+        mag_h = rng.uniform(0.1, 0.2)
+        mag_z = front - 0.06
+        mag = box((width * 0.8, mag_h, 0.05), (0, -receiver_h / 2 - mag_h / 2 + 0.01, mag_z))
+        tilt = -rng.uniform(0.0, 0.35)
+        a.add(rotated(mag, tilt, (1, 0, 0), (0, -receiver_h / 2, mag_z)), DETAIL)
     if rng.random() < 0.5:
-        scope_l = rng.uniform(0.15, 0.3)
-        y = receiver_h / 2 + rng.uniform(0.03, 0.05)
-        a.add(cylinder(0.015, scope_l, (0, y, 0), axis="z", sections=12), ACCENT)
+        scope_l = rng.uniform(0.18, 0.3)
+        y = receiver_h / 2 + rng.uniform(0.035, 0.05)
+        a.add(cylinder(0.018, scope_l, (0, y, 0), axis="z", sections=12), ACCENT)
         for sz in SIDES:
-            a.add(cylinder(0.022, 0.04, (0, y, sz * scope_l / 2), axis="z", sections=12), ACCENT)
+            a.add(cylinder(0.026, 0.045, (0, y, sz * scope_l / 2), axis="z", sections=12), ACCENT)
         for sz in SIDES:
-            a.add(
-                box(
-                    (0.012, y - receiver_h / 2, 0.015),
-                    (0, (y + receiver_h / 2) / 2, sz * scope_l / 4),
-                ),
-                DETAIL,
-            )
+            mount = (0.014, y - receiver_h / 2, 0.018)
+            a.add(box(mount, (0, (y + receiver_h / 2) / 2, sz * scope_l / 4)), DETAIL)
+    else:  # iron sights: a post at the muzzle, a notch at the back of the receiver
+        a.add(box((0.008, 0.04, 0.01), (0, barrel_y + 0.025, front + barrel - 0.05)), DETAIL)
+        a.add(box((width * 0.8, 0.03, 0.02), (0, receiver_h / 2 + 0.015, back + 0.03)), DETAIL)
     if rng.random() < 0.25:
         tip = front + guard_l
         for sx in SIDES:
-            a.add(rod((0, -receiver_h / 2, tip), (sx * 0.06, -0.2, tip + 0.03), 0.005, 6), DETAIL)
+            a.add(rod((0, -receiver_h / 2, tip), (sx * 0.06, -0.2, tip + 0.03), 0.006, 6), DETAIL)
     return a

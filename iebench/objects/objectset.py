@@ -15,12 +15,13 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.core.seeding import key_digest, numpy_generator
 from iebench.objects import furniture, handheld, vehicles
-from iebench.objects.meshfile import is_complete, object_files, random_colours
+from iebench.objects.meshfile import is_complete, object_files
 from iebench.objects.parts import Assembly
+from iebench.objects.surfaces import random_surfaces
 from iebench.spec import taxonomy
 
 # Bump whenever any generator changes its output: ids and cache folders carry it.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "iebench-objects.json"
 COLOUR_SLOTS = 4
 
@@ -133,9 +134,9 @@ def make_object_set(
             if is_complete(directory):
                 continue
             rng = object_rng(seed, synset, index)
-            colours = random_colours(rng, COLOUR_SLOTS)
+            surfaces = random_surfaces(rng, COLOUR_SLOTS)
             assembly = GENERATORS[synset](rng)
-            object_files(assembly, colours, identifier).write(directory)
+            object_files(assembly, surfaces, identifier).write(directory)
     return out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from iebench.core.errors import IebenchError
 from iebench.rendering.meshcheck import MAX_FACES
 from iebench.rendering.presets import RenderSettings, preset_settings
+from iebench.rendering.scene import Stage, stage_named
 from iebench.spec import taxonomy
 from iebench.spec.factors import FactorSpec
 
@@ -40,7 +41,8 @@ class RenderConfig:
     objects_list: Path | None = None
     views: int = 50
     seed: int = 0
-    factors: str = "published"
+    factors: str = "published"  # a named variant or a JSON file (FactorSpec.load)
+    scene: str = "published"  # a name of iebench.rendering.scene.SCENES
     preset: str = "default"
     resolution: int | None = None
     samples: int | None = None
@@ -104,13 +106,18 @@ class RenderConfig:
             raise IebenchError(f"{self.split_from}: not a directory (expected split files)")
         if self.out.exists() and not self.out.is_dir():
             raise IebenchError(f"{self.out}: exists and is not a directory")
-        # Both raise on an unknown name or a bad override.
-        FactorSpec.named(self.factors)
+        # Each raises on an unknown name, a bad factor file or a bad override.
+        _ = self.spec
+        stage_named(self.scene)
         preset_settings(self.preset, self.resolution, self.samples, self.engine)
 
     @cached_property
     def spec(self) -> FactorSpec:
-        return FactorSpec.named(self.factors)
+        return FactorSpec.load(self.factors)
+
+    @cached_property
+    def stage(self) -> Stage:
+        return stage_named(self.scene)
 
     @cached_property
     def settings(self) -> RenderSettings:

@@ -72,7 +72,7 @@ class RenderSettings:
 
 
 PRESETS: dict[str, RenderSettings] = {
-    # REFERENCE.md section 2: at most 100 samples, adaptive threshold 0.01, OIDN
+    # docs/protocol.md section 2: at most 100 samples, adaptive threshold 0.01, OIDN
     # (albedo + normal passes, accurate prefilter, as the published compositor node),
     # bounces diffuse 3 / glossy 0 / max 3 / transparency 8.
     "reference": RenderSettings(),

@@ -32,7 +32,6 @@ from iebench.data.splits import read_split_keys, seeded_split, split_like, write
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
-from iebench.rendering.scene import STAGE
 from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
 from iebench.spec.checksums import Checksums
 from iebench.spec.factors import sample_object, sample_view
@@ -191,7 +190,9 @@ def plan_object(
         latent_file = latent_path(config.out, synset, object_id, view)
         if not view_complete(checksums, image, latent_file, latent):
             missing.append(
-                plan_view(config.spec, STAGE, config.seed, config.out, synset, object_id, view)
+                plan_view(
+                    config.spec, config.stage, config.seed, config.out, synset, object_id, view
+                )
             )
     return ObjectJob(synset, object_id, item.mesh, tuple(missing), directory / scratch), checksums
 
@@ -351,7 +352,7 @@ def _pool(config: RenderConfig, on_view: OnView) -> WorkerPool | RayPool:
 def _worker_init(config: RenderConfig) -> dict:
     return {
         "settings": config.settings.to_dict(),
-        "stage": STAGE.to_dict(),
+        "stage": config.stage.to_dict(),
         "device": config.device,
         "threads": config.threads_per_worker,
         "max_faces": config.max_faces,
@@ -393,7 +394,7 @@ def _manifest(config: RenderConfig, report: RenderReport | None, blender: dict) 
         factor_spec=config.spec.to_dict(),
         latent_names=list(config.spec.names),
         render_settings=config.settings.to_dict(),
-        scene=STAGE.to_dict(),
+        scene=config.stage.to_dict(),
     )
     if report is None:
         return manifest

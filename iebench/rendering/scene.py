@@ -1,7 +1,8 @@
-"""The 3DIEBench scene as plain data (REFERENCE.md section 2), with no Blender dependency.
+"""The 3DIEBench scene as plain data (docs/protocol.md section 2), with no Blender dependency.
 
 `describe_view(latent, spec)` turns one latent into everything the renderer sets
-for that view; `STAGE` holds what is fixed for the whole dataset. Positions are
+for that view; `STAGE` holds what is fixed for the whole dataset (`SCENES`: it and
+its named variants). Positions are
 in metres, angles in radians, rotations are Blender XYZ Euler angles, colours
 are scene-linear RGB (what Blender's colour sockets and light colours expect).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -90,7 +91,9 @@ class Stage:
     sun_strength: float = 1.5
     sun_angle: float = math.pi / 2
     sun_rotation: Vector = (0.0, 0.0, 0.0)  # pointing straight down
-    sun_casts_shadows: bool = False
+    # The official generator's comment says the sun casts no shadows, but nothing turns
+    # Blender's default shadows off: its renders have a very soft one under the object.
+    sun_casts_shadows: bool = True
     spot_energy: float = 500.0
     spot_size: float = math.pi / 8
     spot_blend: float = 0.15
@@ -108,6 +111,18 @@ def _default_stage() -> Stage:
 
 
 STAGE = _default_stage()
+# The fixed stages by name: the published scene as rendered, and the look its generator's
+# comment describes (no sun shadows).
+SCENES: dict[str, Stage] = {
+    "published": STAGE,
+    "shadowless": replace(STAGE, sun_casts_shadows=False),
+}
+
+
+def stage_named(name: str) -> Stage:
+    if name not in SCENES:
+        raise IebenchError(f"unknown scene {name!r}; choose from {', '.join(SCENES)}")
+    return SCENES[name]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The on-disk layout of a 3DIEBench tree, published and rendered alike (REFERENCE.md section 1).
+"""A 3DIEBench tree's on-disk layout, published and rendered alike (docs/protocol.md section 1).
 
 - ``<root>/<synset>/<object_id>/image_<i>.jpg`` and ``latent_<i>.npy``, i = 0..views-1;
 - ``<root>/{train,val}_images.npy``, ``{train,val}_labels.npy``, ``all_latents_{train,val}.npy``;

@@ -11,6 +11,8 @@
                    "batch_size", "epochs"}, "seeds", "backbone_mode"},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
+                (equivariance parts: predictor = val-val, predictor-train-train,
+                 predictor-val-all with PRE only; the last two are optional)
       "timings": {"extraction_s", "probes_s", "total_s"},
       "reference": {task: {metric: float}}   (optional: the scores' floors, see
                    iebench.spec.reference: chance top-1/top-5, constant-predictor R^2,
@@ -38,7 +40,7 @@ from typing import Any
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
-from iebench.spec.tasks import PARTS, PREDICTOR_PART, TASK_METRICS, TASK_REGISTRY, TASKS
+from iebench.spec.tasks import PARTS, TASK_METRICS, TASK_REGISTRY, TASKS
 
 SCHEMA_VERSION = 1
 PROTOCOL_NAMES = ("reference", "quick")
@@ -279,8 +281,9 @@ def _score_problems(scores: Any) -> list[str | None]:
             if part not in allowed_parts:
                 problems.append(f"{where}: unknown part; expected one of {allowed_parts}")
                 continue
-            if not isinstance(metrics, dict) or set(metrics) != set(TASK_METRICS[task]):
-                problems.append(f"{where}: expected metrics {TASK_METRICS[task]}")
+            expected = TASK_REGISTRY[task].metrics_of(part)
+            if not isinstance(metrics, dict) or set(metrics) != set(expected):
+                problems.append(f"{where}: expected metrics {expected}")
                 continue
             for metric, score in metrics.items():
                 if not isinstance(score, dict) or set(score) != {"mean", "std", "n"}:
@@ -337,14 +340,15 @@ def format_table(results: Results) -> str:
     and the metric's reference level (the floor a real score must clear) when recorded."""
     protocol, encoder = results.protocol, results.encoder
     present = {part for parts in results.scores.values() for part in parts}
-    columns = [p for p in (*PARTS, PREDICTOR_PART) if p in present]
+    columns = [p for p in (*PARTS, *TASK_REGISTRY["equivariance"].parts) if p in present]
     reference = results.reference or {}
     rows = [["task", "metric", *columns, *(["reference"] if reference else [])]]
     views = results.dataset["views_per_object"]
     for task, parts in results.scores.items():
         for metric in shown_metrics(task, views):
             cells = [
-                _format_score(task, metric, parts[p][metric]) if p in parts else "" for p in columns
+                _format_score(task, metric, parts[p][metric]) if metric in parts.get(p, {}) else ""
+                for p in columns
             ]
             if reference:
                 level = reference.get(task, {}).get(metric)

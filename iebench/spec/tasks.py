@@ -12,7 +12,11 @@ import math
 from dataclasses import dataclass
 
 PARTS = ("full", "invariant", "equivariant")  # representation parts a probe may read
-PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe)
+PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe): val-val
+# The predictor's other modes, as the official scripts report them: train-train, and PRE of
+# the val predictions against train + val targets.
+PREDICTOR_TRAIN_PART = "predictor-train-train"
+PREDICTOR_VAL_ALL_PART = "predictor-val-all"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Task:
     name: str
     metrics: tuple[Metric, ...]
     parts: tuple[str, ...]
+    # (part, metric names) for parts scored on only some of the metrics; others score all.
+    partial_parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     needs_predictor: bool = False  # scored with the submission's build_predictor
     required_on_board: bool = False  # every board track ranks on it
     version: int = 1
@@ -40,6 +46,10 @@ class Task:
     @property
     def trains_probe(self) -> bool:
         return not self.needs_predictor
+
+    def metrics_of(self, part: str) -> tuple[str, ...]:
+        """The metric names a part of this task is scored on."""
+        return dict(self.partial_parts).get(part, self.metric_names)
 
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
@@ -58,6 +68,7 @@ TASK_REGISTRY: dict[str, Task] = {
             (Metric("top1", **_PERCENT), Metric("top5", **_PERCENT)),
             PARTS,
             required_on_board=True,
+            version=2,  # 2: top-k expected over ties (1: ties favoured the true label)
         ),
         Task("rotation", (_R2,), PARTS, required_on_board=True),
         Task("colour", (_R2,), PARTS, required_on_board=True),
@@ -67,8 +78,10 @@ TASK_REGISTRY: dict[str, Task] = {
                 *(Metric(name, **_FRACTION) for name in ("mrr", "h@1", "h@2", "h@5", "h@10")),
                 Metric("pre", **_FRACTION, higher_is_better=False),
             ),
-            (PREDICTOR_PART,),
+            (PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART),
+            partial_parts=((PREDICTOR_VAL_ALL_PART, ("pre",)),),
             needs_predictor=True,
+            version=2,  # 2: expected over ties, train-train and val-all (1: val-val, ties won)
         ),
     )
 }

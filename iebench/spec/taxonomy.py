@@ -1,7 +1,7 @@
 """The 55 ShapeNetCore v2 categories: the single table of synset ids, names and labels.
 
 A label is the index of the synset in the sorted list of synset ids, as in the
-published split files (REFERENCE.md section 1).
+published split files (docs/protocol.md section 1).
 """
 
 from __future__ import annotations

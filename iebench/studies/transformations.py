@@ -1,4 +1,4 @@
-"""Which transformations are worth predicting? The E-SSL study of REFERENCE.md section 7.
+"""Which transformations are worth predicting? The E-SSL study of docs/protocol.md section 7.
 
 For each transformation, pretrain an encoder only by predicting which of its k classes
 was applied (equal budgets: same steps, batch, initial weights and image order), then

@@ -1,6 +1,6 @@
 """TrainConfig: everything a training run depends on, validated once and stored with the run.
 
-Defaults are the SIE paper's (REFERENCE.md section 4): Adam, lr 1e-3, weight
+Defaults are the SIE paper's (docs/protocol.md section 4): Adam, lr 1e-3, weight
 decay 1e-6, constant lr, global batch 1024, 2000 epochs, 256 px, ResNet-18.
 Fields left as None take the method's defaults when the config is resolved
 (projector 4x the backbone's output per layer, i.e. 2048-2048-2048 for
@@ -23,6 +23,12 @@ from iebench.methods import CONDITIONINGS, MethodSpec, method_info
 from iebench.models.backbones import backbone_info
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# What an epoch does with the objects left after the last full batch: train on them (the
+# official loop: 41 steps per epoch on the published 41,920 train objects) or skip them.
+LAST_BATCHES = ("keep", "drop")
+# Covariance normaliser: the rows of the batch present (iebench), or the configured batch
+# size (the official code, which divides a partial batch's covariance by it too).
+COVARIANCE_DIVISORS = ("rows", "batch-size")
 # Fields that may differ when a run is resumed: where and how fast it runs, not what it computes.
 RUNTIME_FIELDS = ("out", "epochs", "workers", "device", "progress", "compile", "channels_last")
 # Projector layers default to this multiple of the backbone output (2048 for 512).
@@ -53,7 +59,9 @@ class TrainConfig:
     # The paper's 4 loading processes, fewer on a machine with fewer cores.
     workers: int = field(default_factory=lambda: default_workers(4))
     device: str = "auto"  # auto: CUDA when available
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; fp16: + GradScaler
+    last_batch: str = "keep"  # one of LAST_BATCHES
+    covariance_divisor: str = "rows"  # one of COVARIANCE_DIVISORS
     channels_last: bool = False
     compile: bool = False
     progress: bool = True
@@ -125,6 +133,7 @@ class TrainConfig:
             equivariant_dims=self.equivariant_dims,
             options=dict(self.options),
             seed=self.seed,
+            covariance_rows=self.batch_size if self.covariance_divisor == "batch-size" else None,
         )
 
     def _check_basics(self) -> None:
@@ -153,6 +162,10 @@ class TrainConfig:
             problems.append("workers must be >= 0")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.last_batch not in LAST_BATCHES:
+            problems.append(f"last_batch must be one of {', '.join(LAST_BATCHES)}")
+        if self.covariance_divisor not in COVARIANCE_DIVISORS:
+            problems.append(f"covariance_divisor must be one of {', '.join(COVARIANCE_DIVISORS)}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             problems.append("device must be auto, cpu or cuda[:N]")
         if problems:

@@ -5,6 +5,8 @@
 at 256 px for the baselines, the run's own sizes for a run. The encoder is the
 backbone from ``final.pth``; methods with a predictor (SIE and its variants,
 EquiMod, SEN) also expose their projector and predictor from ``heads.pth`` beside it.
+An official SIE training checkpoint (``model.pth``: backbone, projectors and
+hypernetwork under the official module names) serves as both.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import Tensor, nn
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
 from iebench.methods import METHODS, Method, build_method, method_info
+from iebench.methods.sie import SIE
 from iebench.models.backbones import backbone_info, build_backbone
 from iebench.models.resnet import load_backbone_weights
 from iebench.training.config import TrainConfig
@@ -73,26 +76,86 @@ class MethodPredictor(nn.Module):
 
 
 def load_predictor(checkpoint: Path | None, method: str) -> MethodPredictor:
-    """The projector + predictor of the run that wrote ``checkpoint`` (its heads.pth)."""
+    """The projector + predictor of the run that wrote ``checkpoint`` (its heads.pth), or
+    those inside an official SIE training checkpoint (``model.pth``, see official_heads)."""
     if checkpoint is None:
         raise IebenchError("no checkpoint: pass --checkpoint RUN/final.pth")
     path = Path(checkpoint).with_name(HEADS_NAME)
-    if not path.is_file():
+    official = None if path.is_file() else _official_model(Path(checkpoint))
+    if official is not None:
+        path = Path(checkpoint)
+        config = TrainConfig(method=method, data=".", out=".").resolved()
+        heads = official_heads(official)
+    elif not path.is_file():
         raise IebenchError(
-            f"{path}: missing; the predictor needs the run's heads beside {checkpoint}"
+            f"{path}: missing; the predictor needs the run's heads beside {checkpoint} "
+            f"(or pass an official training checkpoint, model.pth)"
         )
-    saved = load_torch(path)
-    if "config" not in saved or "heads" not in saved:
-        raise IebenchError(f"{path}: not a heads file written by `iebench train`")
-    config = TrainConfig.from_dict(saved["config"], str(path))
-    if config.method != method:
-        raise IebenchError(f"{path}: heads of method {config.method}, not {method}")
+    else:
+        saved = load_torch(path)
+        if "config" not in saved or "heads" not in saved:
+            raise IebenchError(f"{path}: not a heads file written by `iebench train`")
+        config = TrainConfig.from_dict(saved["config"], str(path))
+        if config.method != method:
+            raise IebenchError(f"{path}: heads of method {config.method}, not {method}")
+        heads = saved["heads"]
     with torch.random.fork_rng(devices=[]):  # the weights are overwritten below
         trained = build_method(method, nn.Identity(), config.method_spec())
-    missing, unexpected = trained.load_state_dict(saved["heads"], strict=False)
-    if unexpected or any(not key.startswith("backbone.") for key in missing):
-        raise IebenchError(f"{path}: heads do not fit method {method}")
+    expected = {
+        k: v.shape for k, v in trained.state_dict().items() if not k.startswith("backbone.")
+    }
+    given = {
+        k: getattr(v, "shape", None) for k, v in heads.items() if not k.startswith("backbone.")
+    }
+    if expected != given:
+        wrong = sorted(set(expected) ^ set(given)) or sorted(
+            k for k in expected if expected[k] != given[k]
+        )
+        raise IebenchError(f"{path}: heads do not fit method {method} ({', '.join(wrong[:4])})")
+    trained.load_state_dict(heads, strict=False)
     return MethodPredictor(trained).eval()
+
+
+# The official SIE code's module names under DistributedDataParallel (``module.``) and
+# the hypernetwork's inner Sequential; the online evaluator's probes are not heads.
+OFFICIAL_PREFIX = "module."
+OFFICIAL_RENAMES = {"predictor.hypernet.net.0.weight": "predictor.hypernet.weight"}
+OFFICIAL_SKIPPED = ("backbone.", "evaluator.")
+QUATERNION_COLUMNS = slice(0, 4)
+
+
+def _official_model(checkpoint: Path) -> dict | None:
+    """The ``model`` state of an official training checkpoint, or None if it is not one."""
+    if not checkpoint.is_file():
+        return None
+    loaded = load_torch(checkpoint)
+    model = loaded.get("model") if isinstance(loaded, dict) else None
+    if isinstance(model, dict) and any(k.startswith(OFFICIAL_PREFIX + "predictor.") for k in model):
+        return model
+    return None
+
+
+def official_heads(model: dict[str, Tensor]) -> dict[str, Tensor]:
+    """An official SIE state dict's projectors and predictor under iebench's names, converted
+    to iebench's quaternion sign.
+
+    The official predictor was almost certainly trained under scipy <= 1.10, whose
+    relative quaternions are the negatives of iebench's (docs/protocol.md,
+    "Conventions"). The hypernetwork is linear in the action, W(-q) = -W(q), so negating
+    its quaternion columns gives the same prediction for iebench's q as the original
+    gave for its own. Colour columns (rotation + colour variants) keep their sign.
+    """
+    heads = {}
+    for key, value in model.items():
+        name = key.removeprefix(OFFICIAL_PREFIX)
+        if name.startswith(OFFICIAL_SKIPPED):
+            continue
+        name = OFFICIAL_RENAMES.get(name, name)
+        if name == "predictor.hypernet.weight":
+            value = value.clone()
+            value[:, QUATERNION_COLUMNS] = -value[:, QUATERNION_COLUMNS]
+        heads[name] = value
+    return heads
 
 
 def submission_source(
@@ -123,7 +186,8 @@ def submission_source(
         layers=tuple(layers),
         resolution=resolution,
         usage=usage,
-        heads_note=_HEADS_NOTE if predictor else "",
+        heads_note=(_HEADS_NOTE if predictor else "")
+        + (_OFFICIAL_NOTE if issubclass(info.cls, SIE) else ""),
         imports="load_encoder, load_predictor" if predictor else "load_encoder",
         embedding=embedding,
         split=split,
@@ -160,6 +224,10 @@ def build_encoder(checkpoint):
 $build_predictor'''
 )
 _HEADS_NOTE = "\nThe projector and predictor come from RUN/heads.pth, beside the checkpoint.\n"
+_OFFICIAL_NOTE = (
+    "An official SIE training checkpoint (model.pth) gives the backbone, projectors\n"
+    "and predictor at once (its predictor converted to iebench's quaternion sign).\n"
+)
 _BUILD_PREDICTOR = Template(
     """
 

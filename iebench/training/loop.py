@@ -133,20 +133,27 @@ def _loader(config: TrainConfig, processes: distributed.Processes) -> DataLoader
             f"{processes.world_size} processes"
         )
     # Contiguous blocks of the epoch's order form each global batch, whatever the
-    # number of processes; the last incomplete batch is dropped.
+    # number of processes; the last incomplete batch is kept (as the official loop) or dropped.
+    keep = config.last_batch == "keep"
+    per_process = config.batch_size // processes.world_size
     sampler = EpochSampler(
         dataset,
         seed=config.seed,
         rank=processes.rank,
         world_size=processes.world_size,
-        drop_last=True,
+        drop_last=not keep,
     )
+    if keep and len(sampler) % per_process == 1:
+        raise IebenchError(
+            f"{config.data}: the last batch of each epoch would hold 1 object per process "
+            f"(batch norm needs 2); choose another --batch-size or --last-batch drop"
+        )
     return DataLoader(
         dataset,
-        batch_size=config.batch_size // processes.world_size,
+        batch_size=per_process,
         sampler=sampler,
         num_workers=config.workers,
-        drop_last=True,
+        drop_last=not keep,
         pin_memory=processes.device.type == "cuda",
         persistent_workers=config.workers > 0,
     )
