@@ -88,7 +88,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
     tasks = selected_tasks(submission, config)
-    render_resolution = _checked_resolution(submission, config, indices["val"])
+    rendered = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
     extraction = _extract(submission, config, fingerprint, indices)
@@ -103,7 +103,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         iebench_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=_encoder_section(submission),
-        dataset=_dataset_section(config.data, fingerprint, indices, render_resolution),
+        dataset=_dataset_section(config.data, fingerprint, indices, rendered),
         protocol=_protocol_section(config, tasks),
         environment=_environment_section(config.device),
         scores=scores,
