@@ -33,7 +33,7 @@ class DemoConfig:
     """The demo's sizes; the defaults fit the 15-minute budget on 2 CPU cores."""
 
     out: Path = Path("demo")
-    per_class: int = 4  # built-in objects per category (15 categories)
+    per_class: int = 4  # built-in objects per category (15 categories); 2 or more: both splits
     views: int = 12
     seed: int = 0
     methods: tuple[str, ...] = ("sie", "vicreg")
@@ -51,7 +51,7 @@ class DemoConfig:
         object.__setattr__(self, "out", Path(self.out))
         problems = [
             f"{name} must be >= {low}, got {getattr(self, name)}"
-            for name, low in (("per_class", 1), ("views", 2), ("epochs", 1), ("batch_size", 2))
+            for name, low in (("per_class", 2), ("views", 2), ("epochs", 1), ("batch_size", 2))
             if getattr(self, name) < low
         ]
         problems += [f"unknown method {m!r}" for m in self.methods if m not in METHODS]
@@ -74,11 +74,13 @@ class DemoReport:
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoReport:
     """Run every stage, saying what happens; returns where the outputs are."""
+    from iebench.data.tree import TreeIndex, require_objects
     from iebench.evaluation.config import EvalConfig
     from iebench.evaluation.run import evaluate
     from iebench.leaderboard import build, show, submit
     from iebench.objects import make_object_set
     from iebench.rendering import RenderConfig, render_objects
+    from iebench.spec.layout import SPLITS
     from iebench.spec.results import write_results
     from iebench.training.config import TrainConfig
     from iebench.training.loop import train
@@ -111,6 +113,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     say(report.summary())
     if not report.ok:
         raise IebenchError(f"{render.out}: some objects failed to render (see above)")
+    for split in SPLITS:  # refused here, not after training
+        require_objects(TreeIndex.load(render.out, split))
 
     # A tiny demo may have fewer training objects than the batch: one batch per epoch then.
     batch_size = min(config.batch_size, report.splits["train"]["objects"])

@@ -155,7 +155,10 @@ def test_end_to_end_quick_protocol_writes_valid_results(rendered_tree, encoder_f
     # Reusing the first cache extracts nothing and still gives the same numbers.
     shards = sorted((tmp_path / "c1").glob("features-*/*.npy"))
     stamps = [p.stat().st_mtime_ns for p in shards]
-    result = run_cli(encoder_file, *common, "--cache", tmp_path / "c1", "--out", again)
+    result = run_cli(
+        encoder_file, *common, "--cache", tmp_path / "c1", "--out", again, "--overwrite"
+    )
+    assert result.exit_code == 0, result.output
     assert [p.stat().st_mtime_ns for p in shards] == stamps
     assert scores_of(again) == scores_of(out)
 
@@ -380,6 +383,7 @@ def test_example_runs_equivariance(rendered_tree, tmp_path):
     result = run_cli(
         copy, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
         "--tasks", "equivariance", "--cache", tmp_path / "c", "--out", out,
+        "--allow-resolution-mismatch",  # a 256 px encoder on the 32 px test render
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_results(out).encoder["name"] == "sie-resnet18"

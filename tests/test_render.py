@@ -184,6 +184,11 @@ def counts(out: Path) -> tuple[int, int, int, bool]:
     )
 
 
+def holds_lock(out: Path, pid: int) -> bool:
+    lock = out / "iebench.lock"
+    return lock.is_file() and f'"pid": {pid},' in lock.read_text()
+
+
 def assert_nothing_partial(out: Path) -> None:
     """Every file under a final name is whole: recorded ones as recorded, latents loadable."""
     for path in out.glob("*/*/checksums.json"):
@@ -219,7 +224,12 @@ def test_a_run_killed_at_any_moment_resumes_to_the_same_dataset(rendered_tree, t
     states, stale = [], None
     for name, reached in KILL_MOMENTS:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: process.poll() is not None or reached(out), timeout=180)  # noqa: B023
+        # A moment counts once this run holds the lock: files left by the run before can meet
+        # the condition before the new one has started.
+        wait_for(
+            lambda: process.poll() is not None or (holds_lock(out, process.pid) and reached(out)),  # noqa: B023
+            timeout=180,
+        )
         if process.poll() is not None:  # it finished before the moment came: not a kill
             continue
         workers = children(process.pid)

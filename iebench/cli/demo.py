@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iebench.cli.options import examples
+from iebench.core.io import check_output
 from iebench.demo import DemoConfig, run_demo
 
 
@@ -19,7 +20,7 @@ from iebench.demo import DemoConfig, run_demo
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=DemoConfig.out,
     show_default=True,
     help="Folder of everything the demo writes (a second run resumes it).",
@@ -51,6 +52,7 @@ def demo(out: Path, per_class: int, views: int, epochs: int, quiet: bool) -> Non
 
     The whole pipeline, small: about 15 minutes on 2 CPU cores. The table printed
     gives each score's reference level (chance, constant predictor)."""
+    check_output(out, "directory")
     config = DemoConfig(
         out=out, per_class=per_class, views=views, epochs=epochs, progress=not quiet
     )

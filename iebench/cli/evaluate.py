@@ -8,6 +8,7 @@ import click
 
 from iebench.cli.options import default_of, examples
 from iebench.core.errors import IebenchError
+from iebench.core.io import check_output
 from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig
 from iebench.evaluation.run import evaluate as run_evaluation
@@ -63,12 +64,27 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     help="Train every probe with seeds 0..N-1; scores report mean, std and n.",
 )
 @click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=default_of(EvalConfig, "seed"),
+    show_default=True,
+    help="Seed of torch's, numpy's and random's global generators while the submission "
+    "builds its encoder (recorded in the results).",
+)
+@click.option(
+    "--allow-resolution-mismatch",
+    is_flag=True,
+    help="Evaluate although the encoder's resolution is not the tree's render resolution "
+    "(images are resized; the results and the board say so).",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("results.json"),
     show_default=True,
-    help="Results file (written only when the whole run succeeds).",
+    help="Results file (written only when the whole run succeeds; never replaced silently).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out results file.")
 @click.option(
     "--cache",
     type=click.Path(path_type=Path),
@@ -103,7 +119,10 @@ def evaluate(
     protocol: str,
     tasks: str | None,
     seeds: int,
+    seed: int,
+    allow_resolution_mismatch: bool,
     out: Path,
+    overwrite: bool,
     cache: Path | None,
     device: str,
     batch_size: int,
@@ -114,12 +133,17 @@ def evaluate(
 
     Probes are trained on DATA's train split and scored on its val split; the table
     printed gives each score's reference level (docs/protocol.md)."""
+    check_output(out, "file", overwrite=overwrite)
+    if cache is not None:
+        check_output(cache, "directory", "--cache")
     config = EvalConfig(
         data=data,
         checkpoint=checkpoint,
         protocol=protocol,
         tasks=_tasks(tasks),
         seeds=seeds,
+        seed=seed,
+        allow_resolution_mismatch=allow_resolution_mismatch,
         cache_dir=cache,
         device=device,
         batch_size=batch_size,

@@ -8,9 +8,10 @@ import click
 
 from iebench.cli.options import examples
 from iebench.core.errors import IebenchError
-from iebench.data.pack import pack_split
+from iebench.core.io import check_output
+from iebench.data.pack import PACK_DIR, pack_split
 from iebench.data.preprocess import DEFAULT_RESOLUTION
-from iebench.data.tree import TreeIndex
+from iebench.data.tree import TreeIndex, require_objects
 from iebench.spec.layout import SPLITS, split_files
 
 
@@ -61,11 +62,13 @@ def pack(
     """Decode every view of DATA once into a memory-mapped uint8 array per split."""
     if not data.is_dir():
         raise IebenchError(f"{data}: dataset root is not a directory")
+    check_output(out if out is not None else data / PACK_DIR, "directory")
     splits = splits or tuple(s for s in SPLITS if split_files(data, s).images.is_file())
     if not splits:
         raise IebenchError(f"{data}: no split files (train_images.npy, val_images.npy)")
-    for split in splits:
-        index = TreeIndex.load(data, split)
+    # Every split is checked before the first is packed.
+    indices = [require_objects(TreeIndex.load(data, split)) for split in splits]
+    for split, index in zip(splits, indices, strict=True):
         path = pack_split(index, resolution, out, workers, progress=not quiet)
         size = path.stat().st_size / 2**30
         click.echo(

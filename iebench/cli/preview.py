@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iebench.cli.options import examples
+from iebench.core.io import check_output
 from iebench.data.preview import contact_sheet, write_sheet
 
 
@@ -40,11 +41,13 @@ from iebench.data.preview import contact_sheet, write_sheet
     show_default=True,
     help="Side of each view in the sheet, pixels.",
 )
-def preview(data: Path, out: Path, count: int, views: int, cell: int) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def preview(data: Path, out: Path, count: int, views: int, cell: int, overwrite: bool) -> None:
     """Write a contact sheet of DATA: objects x views, each view's factors under it.
 
     A view absent from disk is drawn grey (missing); one present but undecodable is drawn
     red (corrupt), and then the command exits 1 after writing the sheet."""
+    check_output(out, "file", overwrite=overwrite)
     sheet = contact_sheet(data, count, views, cell)
     write_sheet(sheet.image, out)
     click.echo(f"{out}: {sheet.image.width}x{sheet.image.height} contact sheet")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iebench.cli.options import default_of, examples
+from iebench.core.io import check_output
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
@@ -130,6 +131,7 @@ def _default(name: str):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def render(quiet: bool, **options) -> None:
     """Render 3DIEBench views of ShapeNetCore objects with Blender (resumable)."""
+    check_output(options["out"], "directory")
     config = RenderConfig(progress=not quiet, **options)
     report = render_objects(config, log=lambda message: click.echo(message, err=True))
     click.echo(report.summary())

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iebench.cli.options import default_of, examples
+from iebench.core.io import check_output
 from iebench.models.backbones import BACKBONES
 from iebench.studies.transformations import OPTIMIZERS, StudyConfig, format_table, run_study
 
@@ -113,6 +114,7 @@ def study() -> None:
 def transformations(data, cifar, out, transformations, device, quiet, **options) -> None:
     """Pretrain one encoder per predicted transformation (equal budgets), linear-probe each
     and a random-init encoder; write study.csv and study.png to OUT and print the table."""
+    check_output(out, "directory")
     names = tuple(name.strip() for name in transformations.split(",") if name.strip())
     extra = {"device": device} if device else {}
     config = StudyConfig(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from iebench.cli.options import config_fields, default_of, examples
 from iebench.core.errors import IebenchError
+from iebench.core.io import check_output
 from iebench.methods import CONDITIONINGS, METHODS
 from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES
@@ -21,6 +23,20 @@ def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
         return tuple(int(part) for part in text.replace(",", "-").split("-"))
     except ValueError:
         raise IebenchError(f"{option} {text!r}: expected sizes like 2048-2048-2048") from None
+
+
+# Command-line options -> the TrainConfig field each sets, where the names differ.
+_FIELDS = {"transform": "options", "chunk_size": "options", "quiet": "progress"}
+
+
+def _given_fields(context: click.Context) -> set[str]:
+    """The config fields set explicitly on the command line (a resume takes the others from
+    the run's stored config)."""
+    return {
+        _FIELDS.get(name, name)
+        for name in context.params
+        if context.get_parameter_source(name) is not ParameterSource.DEFAULT
+    } - {"resume"}
 
 
 def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -65,7 +81,12 @@ HELP = "\n".join(
 @click.argument("method", type=click.Choice(list(METHODS)), metavar="METHOD")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset root.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out from its checkpoint, with its stored settings "
+    "(options given again may change only --epochs and how it runs).",
+)
 @click.option(
     "--epochs", type=int, default=_default("epochs"), show_default=True, help="Training epochs."
 )
@@ -203,6 +224,7 @@ def train_command(
     from iebench.core.processes import end_torchrun_worker
     from iebench.training.loop import train
 
+    check_output(out, "directory")
     method_options = {"transform": transform, "chunk_size": chunk_size}
     config = TrainConfig(
         method=method,
@@ -220,7 +242,7 @@ def train_command(
             },
         ),
     )
-    result = train(config, resume=resume)
+    result = train(config, resume=resume, given=_given_fields(click.get_current_context()))
     if result.main and result.history:
         last = result.history[-1]
         click.echo(f"{result.run}: {last['epoch']} epochs, final loss {last['loss']:.4f}")

@@ -15,7 +15,9 @@ Two families, kept apart because their outputs are pinned by tests:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,3 +80,25 @@ def torch_stream_generator(seed: int, *stream: int) -> torch.Generator:
     import torch
 
     return torch.Generator().manual_seed(stream_int(seed, *stream))
+
+
+@contextlib.contextmanager
+def seeded_global_state(seed: int) -> Iterator[None]:
+    """Run a block with the global generators of torch, numpy and ``random`` seeded with
+    ``seed``, restoring them afterwards (CUDA's are seeded, not restored: saving them would
+    open a context on every GPU): for code outside iebench that draws from global state,
+    e.g. a submission's ``build_encoder`` initialising layers."""
+    import random
+
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(check_seed(seed))
+        random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 - the global state is what such code reads
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

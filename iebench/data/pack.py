@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
-from iebench.core.io import atomic_path, write_json_atomic
+from iebench.core.io import atomic_path, remove_stale_temps, write_json_atomic
 from iebench.data.imageio import read_image
 from iebench.data.preprocess import DEFAULT_RESOLUTION
 from iebench.data.tree import TreeIndex
@@ -124,6 +124,7 @@ def pack_split(
     image_shape = read_image(index.image_path(0, 0), resolution).shape
     shape = (index.num_objects, index.views, *image_shape)
     directory.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(directory)  # a killed pack's half-written array
     needed = int(np.prod(shape))
     free = shutil.disk_usage(directory).free
     if needed > free:

@@ -134,6 +134,19 @@ class TreeIndex:
             raise IebenchError(f"{missing[0]}: view missing on disk{more}")
 
 
+def require_objects(index: TreeIndex) -> TreeIndex:
+    """``index``, refused when its split lists no objects: nothing could be trained or scored
+    on it (e.g. every category had one object, and the seeded split keeps a lone object in
+    train)."""
+    if index.num_objects == 0:
+        raise IebenchError(
+            f"{split_files(index.root, index.split).images}: split {index.split!r} has no "
+            f"objects; render at least 2 objects per category (e.g. --per-class 2) so that "
+            f"both splits get some"
+        )
+    return index
+
+
 def _views_per_object(latents: np.ndarray, objects: int, path: Path) -> int:
     """Views per object from the latent rows (object-major, views 0..V-1)."""
     if latents.ndim != 2 or latents.shape[1] not in LATENT_SIZES or latents.dtype.kind != "f":

@@ -212,51 +212,13 @@ def validate_tree(
     except IebenchError as error:
         report.problems.append(str(error))
         expect = TreeExpectations(FactorSpec.published(), None, checksums=False)
-    indexes = {}
-    for split in SPLITS:
-        files = split_files(root, split)
-        present = [p for p in (files.images, files.labels, files.latents) if p.is_file()]
-        if not present:
-            continue
-        try:
-            indexes[split] = TreeIndex.load(root, split)
-        except IebenchError as error:
-            report.problems.append(str(error))
-    if not indexes and not report.problems:
-        report.problems.append(f"{root}: no split files (train_images.npy, val_images.npy)")
+    indexes = _load_indexes(root, report)
     _check_split_overlap(indexes, report)
-
     missing_latents: list[Path] = []
     for split, index in indexes.items():
-        report.splits[split] = summary = SplitSummary(index.num_objects, index.views)
-        if index.num_objects == 0:
-            report.problems.append(f"{split_files(root, split).images}: the {split} split is empty")
-        report.problems += _latent_range_problems(index, expect.spec)
-        image_size = expect.image_size or _first_image_size(index)
-        if expect.image_size is None and image_size is not None:
-            report.notes.append(f"{split}: expected image size {image_size} from the first image")
-        decode = np.zeros(index.num_objects, dtype=bool)
-        chosen = np.arange(index.num_objects)
-        if sample is not None and sample < index.num_objects:
-            chosen = stream_generator(seed, len(split)).choice(chosen, sample, False)
-        decode[chosen] = True
-        jobs = [
-            ObjectCheck(
-                directory=index.object_dir(k),
-                images=[index.image_path(k, v) for v in range(index.views)],
-                latent_files=[index.latent_path(k, v) for v in range(index.views)],
-                latents=index.latents[k],
-                decode=bool(decode[k]),
-                image_size=image_size,
-                checksums=expect.checksums,
-            )
-            for k in range(index.num_objects)
-        ]
-        for result in _run(jobs, workers, progress):
-            report.problems += result.problems
-            summary.images_decoded += result.images_decoded
-            summary.latent_files_checked += result.latent_files_checked
-            missing_latents += result.latent_files_missing
+        missing_latents += _check_split(
+            root, split, index, expect, report, sample, seed, workers, progress
+        )
     total_views = sum(s.objects * s.views for s in report.splits.values())
     if missing_latents and len(missing_latents) == total_views:
         report.notes.append("no per-view latent files: the split latents are the only record")
@@ -264,6 +226,67 @@ def validate_tree(
         report.problems += [f"{path}: latent file missing" for path in missing_latents]
     report.notes += _untracked_objects(root, indexes)
     return report
+
+
+def _load_indexes(root: Path, report: ValidationReport) -> dict[str, TreeIndex]:
+    """The index of every split with split files; each unreadable one is a problem."""
+    indexes = {}
+    for split in SPLITS:
+        files = split_files(root, split)
+        if not any(p.is_file() for p in (files.images, files.labels, files.latents)):
+            continue
+        try:
+            indexes[split] = TreeIndex.load(root, split)
+        except IebenchError as error:
+            report.problems.append(str(error))
+    if not indexes and not report.problems:
+        report.problems.append(f"{root}: no split files (train_images.npy, val_images.npy)")
+    return indexes
+
+
+def _check_split(
+    root: Path,
+    split: str,
+    index: TreeIndex,
+    expect: TreeExpectations,
+    report: ValidationReport,
+    sample: int | None,
+    seed: int,
+    workers: int,
+    progress: bool,
+) -> list[Path]:
+    """Check one split's objects into ``report``; the latent files found missing."""
+    report.splits[split] = summary = SplitSummary(index.num_objects, index.views)
+    if index.num_objects == 0:
+        report.problems.append(f"{split_files(root, split).images}: the {split} split is empty")
+    report.problems += _latent_range_problems(index, expect.spec)
+    image_size = expect.image_size or _first_image_size(index)
+    if expect.image_size is None and image_size is not None:
+        report.notes.append(f"{split}: expected image size {image_size} from the first image")
+    decode = np.zeros(index.num_objects, dtype=bool)
+    chosen = np.arange(index.num_objects)
+    if sample is not None and sample < index.num_objects:
+        chosen = stream_generator(seed, len(split)).choice(chosen, sample, False)
+    decode[chosen] = True
+    jobs = [
+        ObjectCheck(
+            directory=index.object_dir(k),
+            images=[index.image_path(k, v) for v in range(index.views)],
+            latent_files=[index.latent_path(k, v) for v in range(index.views)],
+            latents=index.latents[k],
+            decode=bool(decode[k]),
+            image_size=image_size,
+            checksums=expect.checksums,
+        )
+        for k in range(index.num_objects)
+    ]
+    missing: list[Path] = []
+    for result in _run(jobs, workers, progress):
+        report.problems += result.problems
+        summary.images_decoded += result.images_decoded
+        summary.latent_files_checked += result.latent_files_checked
+        missing += result.latent_files_missing
+    return missing
 
 
 def _check_split_overlap(indexes: dict[str, TreeIndex], report: ValidationReport) -> None:

@@ -49,7 +49,10 @@ class EvalConfig:
     Probe seeds are 0 .. seeds-1. Features are cached under ``cache_dir``
     (default ``<data>/.iebench-cache``). Classification is scored on every
     validation view; rotation and colour on ``val_pairs_per_object`` fixed random
-    pairs of distinct views per validation object.
+    pairs of distinct views per validation object. The submission is built with the
+    global generators seeded with ``seed`` (recorded in the results). The encoder's
+    declared input resolution must be the tree's render resolution unless
+    ``allow_resolution_mismatch`` (images are then resized, and the results say so).
     """
 
     data: Path
@@ -62,6 +65,8 @@ class EvalConfig:
     batch_size: int = 256
     workers: int = field(default_factory=default_eval_workers)
     val_pairs_per_object: int = 10
+    seed: int = 0
+    allow_resolution_mismatch: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -82,8 +87,9 @@ class EvalConfig:
         for name in ("seeds", "batch_size", "val_pairs_per_object"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        if not isinstance(self.workers, int) or self.workers < 0:
-            problems.append(f"workers must be an int >= 0, got {self.workers!r}")
+        for name in ("workers", "seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                problems.append(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):

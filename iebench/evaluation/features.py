@@ -24,11 +24,11 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from iebench.core.errors import IebenchError
-from iebench.core.io import atomic_path, sha256_file
+from iebench.core.io import atomic_path, remove_stale_temps, sha256_file
 from iebench.data.dataset import ViewsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.data.tree import TreeIndex
-from iebench.evaluation.submission import Submission
+from iebench.evaluation.submission import Submission, check_features
 from iebench.spec.layout import split_files
 from iebench.spec.manifest import read_tree_manifest
 
@@ -61,6 +61,7 @@ def cache_key(submission: Submission, fingerprint: str) -> str:
         "format": CACHE_FORMAT,
         "encoder": submission.file_sha256,
         "checkpoint": submission.checkpoint_sha256,
+        "build_seed": submission.build_seed,
         "dataset": fingerprint,
         "resolution": metadata.resolution,
         "mean": list(metadata.mean),
@@ -111,6 +112,7 @@ def open_cache(root: Path, key: str) -> FeatureCache:
         raise IebenchError(
             f"{directory}: cannot create the feature cache ({error.strerror}); pass --cache DIR"
         ) from None
+    remove_stale_temps(directory)  # shards a killed extraction was writing
     return FeatureCache(directory, SHARD_OBJECTS)
 
 
@@ -181,29 +183,23 @@ def _extract_shards(
     encoder = submission.encoder.to(device).eval()
     bar = tqdm(total=len(items), unit="img", desc=f"features {index.split}", disable=not progress)
     pending: list[np.ndarray] = []
-    done = 0
+    done = seen = 0
     with torch.inference_mode():
         for batch in loader:
+            rows = len(batch.image)
+            first, last = items[seen] // views, items[seen + rows - 1] // views
+            where = f"{index.split} objects {first}..{last} ({rows} images)"
             output = encoder(normalise(batch.image.to(device, non_blocking=True)))
+            # Checked before anything of the batch is kept: no shard holds a faulty batch.
+            output = check_features(submission, output, rows, where)
             pending.append(output.float().cpu().numpy())
-            bar.update(len(output))
-            # A batch may straddle shards: flush every shard that is now complete.
+            seen += rows
+            bar.update(rows)
+            # A batch may straddle shards: write every shard that is now complete.
             while done < len(shards) and sum(len(a) for a in pending) >= sizes[done]:
-                rows = np.concatenate(pending)
-                _write_checked(submission, index, cache, shards[done], rows[: sizes[done]])
-                pending = [rows[sizes[done] :]]
+                features = np.concatenate(pending)
+                shard = features[: sizes[done]].reshape(-1, views, features.shape[-1])
+                cache.write_shard(index.split, shards[done], shard)
+                pending = [features[sizes[done] :]]
                 done += 1
     bar.close()
-
-
-def _write_checked(
-    submission: Submission, index: TreeIndex, cache: FeatureCache, shard: int, rows: np.ndarray
-) -> None:
-    features = rows.reshape(-1, index.views, rows.shape[-1])
-    if not np.isfinite(features).all():
-        first = shard * cache.shard_objects
-        raise IebenchError(
-            f"{submission.file}: the encoder returned non-finite features on {index.split} "
-            f"objects {first}..{first + len(features) - 1}"
-        )
-    cache.write_shard(index.split, shard, features)

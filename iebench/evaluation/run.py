@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
 from iebench.core.seeding import torch_generator as generator
-from iebench.data.tree import TreeIndex
+from iebench.data.tree import TreeIndex, require_objects
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
 from iebench.evaluation.submission import Submission, load_submission
@@ -30,6 +31,7 @@ from iebench.evaluation.tasks import (
 )
 from iebench.spec import reference
 from iebench.spec.layout import SPLITS
+from iebench.spec.manifest import read_tree_manifest
 from iebench.spec.results import Results, Score
 from iebench.spec.tasks import PARTS, PROBE_TASKS, TASK_REGISTRY, TASKS
 
@@ -83,9 +85,10 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     the others return None.
     """
     started = time.perf_counter()
+    indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
     tasks = selected_tasks(submission, config)
-    indices = _checked_indices(config.data)
+    rendered = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
     extraction = _extract(submission, config, fingerprint, indices)
@@ -100,7 +103,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         iebench_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=_encoder_section(submission),
-        dataset=_dataset_section(config.data, fingerprint, indices),
+        dataset=_dataset_section(config.data, fingerprint, indices, rendered),
         protocol=_protocol_section(config, tasks),
         environment=_environment_section(config.device),
         scores=scores,
@@ -144,7 +147,7 @@ def reference_levels(
 
 def _submission(encoder: Submission | Path | str, config: EvalConfig) -> Submission:
     if not isinstance(encoder, Submission):
-        return load_submission(encoder, config.checkpoint, config.device)
+        return load_submission(encoder, config.checkpoint, config.device, config.seed)
     if config.checkpoint is not None:
         raise IebenchError(
             f"{encoder.file}: an in-memory submission carries its weights; "
@@ -157,8 +160,7 @@ def _checked_indices(data: Path) -> dict[str, TreeIndex]:
     """Every split's index, refused before any work when it cannot be evaluated."""
     indices = {split: TreeIndex.load(data, split) for split in SPLITS}
     for index in indices.values():
-        if index.num_objects == 0:
-            raise IebenchError(f"{data}: split {index.split!r} has no objects")
+        require_objects(index)
         if index.views < 2:
             raise IebenchError(f"{data}: pairs need at least 2 views per object")
     return indices
@@ -189,7 +191,35 @@ def _extract(
     return (features, str(processes.device)) if processes.is_main else None
 
 
-def _dataset_section(data: Path, fingerprint: str, indices: dict[str, TreeIndex]) -> dict:
+def render_resolution(index: TreeIndex) -> int | None:
+    """The side of the tree's images: its manifest's render resolution, else (the published
+    tree has no manifest) the first image's; None when unreadable."""
+    manifest = read_tree_manifest(index.root)
+    if manifest is not None and isinstance(manifest.resolution, int):
+        return manifest.resolution
+    try:
+        with Image.open(index.image_path(0, 0)) as image:
+            return min(image.size)
+    except (OSError, ValueError):
+        return None
+
+
+def _checked_resolution(submission: Submission, config: EvalConfig, val: TreeIndex) -> int | None:
+    """The tree's render resolution, refused when it is not the encoder's input resolution
+    (its images would be silently resized) unless the config allows it."""
+    rendered, declared = render_resolution(val), submission.metadata.resolution
+    if rendered is not None and rendered != declared and not config.allow_resolution_mismatch:
+        raise IebenchError(
+            f"{submission.file}: the encoder takes {declared} px images but {config.data} was "
+            f"rendered at {rendered} px; evaluate on a {declared} px render, or pass "
+            f"--allow-resolution-mismatch to resize its images"
+        )
+    return rendered
+
+
+def _dataset_section(
+    data: Path, fingerprint: str, indices: dict[str, TreeIndex], render_resolution: int | None
+) -> dict:
     return {
         "root": str(Path(data).resolve()),
         "fingerprint": fingerprint,
@@ -198,6 +228,7 @@ def _dataset_section(data: Path, fingerprint: str, indices: dict[str, TreeIndex]
             for split, index in indices.items()
         },
         "views_per_object": indices["val"].views,
+        "render_resolution": render_resolution,
     }
 
 
@@ -244,6 +275,8 @@ def _encoder_section(submission: Submission) -> dict:
         ),
         "resolution": metadata.resolution,
         "has_predictor": submission.predictor is not None,
+        "build_seed": submission.build_seed,
+        "git_commit": submission.git_commit,
     }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -34,6 +35,7 @@ import torch
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
+from iebench.core.seeding import seeded_global_state
 from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
 
 PROBE_BATCH = 4
@@ -134,6 +136,8 @@ class Submission:
     checkpoint: Path | None = None
     checkpoint_sha256: str | None = None
     predictor: Predictor | None = None
+    build_seed: int | None = None  # the global generators' seed while it was built
+    git_commit: str | None = None  # of the repository holding the file ("-dirty": changed)
 
     @classmethod
     def from_module(
@@ -221,11 +225,53 @@ def resolve_checkpoint(path: Path, metadata: EncoderMetadata, override: Path | N
     return checkpoint
 
 
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def repository_commit(path: Path) -> str | None:
+    """The commit checked out in the git repository holding ``path``, with "-dirty" when
+    tracked files have uncommitted changes or ``path`` itself is not committed; None outside
+    a repository (or without git)."""
+    path = Path(path).resolve()
+    head = _git(path.parent, "rev-parse", "HEAD")
+    if head is None or head.returncode != 0:
+        return None
+    status = _git(path.parent, "status", "--porcelain", "--untracked-files=no")
+    tracked = _git(path.parent, "ls-files", "--error-unmatch", path.name)
+    clean = (
+        status is not None
+        and status.returncode == 0
+        and not status.stdout.strip()
+        and tracked is not None
+        and tracked.returncode == 0
+    )
+    return head.stdout.strip() + ("" if clean else "-dirty")
+
+
 def load_submission(
-    path: Path | str, checkpoint: Path | None = None, device: str = "cpu"
+    path: Path | str, checkpoint: Path | None = None, device: str = "cpu", seed: int = 0
 ) -> Submission:
-    """Import, build and check a submission file. Raises IebenchError naming the file."""
+    """Import, build and check a submission file. Raises IebenchError naming the file.
+
+    The file is imported and its builders run with torch's, numpy's and random's global
+    generators seeded with ``seed``, so that an encoder initialised at random is the same
+    encoder every time (see docs/protocol.md)."""
     path = Path(path)
+    with seeded_global_state(seed):
+        submission = _build_submission(path, checkpoint)
+    submission.build_seed = seed
+    submission.git_commit = repository_commit(path)
+    check_submission(submission, device)
+    return submission
+
+
+def _build_submission(path: Path, checkpoint: Path | None) -> Submission:
     module = _import_file(path)
     metadata = getattr(module, "METADATA", None)
     if not isinstance(metadata, EncoderMetadata):
@@ -256,7 +302,7 @@ def load_submission(
                 f"{path}: build_predictor returned a {type(predictor).__name__} without "
                 f"project(features) and predict(embeddings, quaternions) methods"
             )
-    submission = Submission(
+    return Submission(
         encoder=encoder,
         metadata=metadata,
         file=str(path),
@@ -265,8 +311,6 @@ def load_submission(
         checkpoint_sha256=sha256_file(checkpoint) if checkpoint is not None else None,
         predictor=predictor,
     )
-    check_submission(submission, device)
-    return submission
 
 
 def _check_output(source: str, what: str, output: Any, shape: tuple[int, ...]) -> torch.Tensor:
@@ -282,6 +326,14 @@ def _check_output(source: str, what: str, output: Any, shape: tuple[int, ...]) -
     if bad:
         raise IebenchError(f"{source}: {what} returned {bad} non-finite values (NaN or inf)")
     return output
+
+
+def check_features(submission: Submission, output: Any, rows: int, where: str) -> torch.Tensor:
+    """One batch of features from the encoder against the contract, as extraction produces
+    it: a float tensor (rows, embedding_dim) of finite values; ``where`` names the batch.
+    The probe batch of ``check_submission`` cannot see faults of larger batches."""
+    shape = (rows, submission.metadata.embedding_dim)
+    return _check_output(submission.file, f"the encoder on {where}", output, shape)
 
 
 def _check_deterministic(source: str, what: str, first: torch.Tensor, second: torch.Tensor):

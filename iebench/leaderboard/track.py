@@ -10,11 +10,13 @@ FINGERPRINT_SHOWN = 12  # hex digits of the dataset fingerprint in names and dir
 
 @dataclass(frozen=True, order=True)
 class Track:
-    """(dataset fingerprint, protocol name, input resolution) of a results file."""
+    """(dataset fingerprint, protocol name, input resolution) of a results file, and the
+    side the dataset was rendered at (fixed by the fingerprint; None in older files)."""
 
     fingerprint: str
     protocol: str
     resolution: int
+    render_resolution: int | None = None
 
     @classmethod
     def of(cls, results: dict[str, Any]) -> Track:
@@ -23,6 +25,7 @@ class Track:
             fingerprint=results["dataset"]["fingerprint"],
             protocol=results["protocol"]["name"],
             resolution=results["encoder"]["resolution"],
+            render_resolution=results["dataset"].get("render_resolution"),
         )
 
     @property
@@ -31,8 +34,12 @@ class Track:
         return f"{self.protocol}-{self.resolution}px-{self.fingerprint[:FINGERPRINT_SHOWN]}"
 
     def title(self, dataset_names: dict[str, str]) -> str:
-        """A readable name, e.g. "3DIEBench, reference protocol, 256 px"."""
+        """A readable name, e.g. "3DIEBench, reference protocol, 256 px", or, for inputs
+        resized from another render resolution, "..., 256 px input from a 64 px render"."""
         dataset = dataset_names.get(
             self.fingerprint, f"dataset {self.fingerprint[:FINGERPRINT_SHOWN]}"
         )
-        return f"{dataset}, {self.protocol} protocol, {self.resolution} px"
+        title = f"{dataset}, {self.protocol} protocol, {self.resolution} px"
+        if self.render_resolution not in (None, self.resolution):
+            title += f" input from a {self.render_resolution} px render"
+        return title

@@ -4,9 +4,9 @@
       "schema_version": 1, "iebench_version": str, "created": ISO-8601 UTC str,
       "encoder": {"name", "file", "file_sha256", "checkpoint", "checkpoint_sha256",
                   "embedding_dim", "invariant_dims", "equivariant_dims", "resolution",
-                  "has_predictor"},
+                  "has_predictor", optional "build_seed", "git_commit"},
       "dataset": {"root", "fingerprint", "splits": {"train": {"objects", "images"},
-                  "val": {...}}, "views_per_object"},
+                  "val": {...}}, "views_per_object", optional "render_resolution"},
       "protocol": {"name", "tasks", "probe": {"optimizer", "lr", "weight_decay",
                    "batch_size", "epochs"}, "seeds", "backbone_mode"},
       "environment": {"device", "torch", "python", "platform"},
@@ -22,6 +22,11 @@
 
 Classification top-1/top-5 are percentages (0-100); R^2, MRR, H@k and PRE are
 fractions. A leaderboard track is (dataset fingerprint, protocol name, resolution).
+The optional fields (absent from older files) make a run repeatable and honest:
+``build_seed`` seeded the global generators while the encoder was built, ``git_commit``
+is the submission's repository commit ("-dirty" when changed, null outside git), and
+``render_resolution`` is the side of the tree's images (``encoder.resolution`` is the
+input side; they differ only when the run allowed the mismatch).
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ _SECTIONS: dict[str, dict[str, Any]] = {
     },
     "environment": {"device": str, "torch": str, "python": str, "platform": str},
     "timings": {"extraction_s": "number", "probes_s": "number", "total_s": "number"},
+}
+# Fields a section may have (added after schema_version 1 was published).
+_OPTIONAL: dict[str, dict[str, Any]] = {
+    "encoder": {"build_seed": (int, None), "git_commit": (str, None)},
+    "dataset": {"render_resolution": (int, None)},
 }
 _PROBE = {
     "optimizer": str,
@@ -180,6 +190,7 @@ def schema_problems(data: Any) -> list[str]:
             problems.append(f"{section}: missing or not an object")
             continue
         problems += [f"{section}.{f}: missing" for f in fields if f not in block]
+        fields = {**fields, **_OPTIONAL.get(section, {})}
         problems += [
             _check(block[f], kind, f"{section}.{f}") for f, kind in fields.items() if f in block
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,16 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError) as error:
             raise IebenchError(f"{path}: not a readable config ({error})") from None
         return cls.from_dict(data, str(path))
+
+    def resumed_from(self, stored: TrainConfig, given: Collection[str]) -> TrainConfig:
+        """The config that resumes the run stored as ``stored``: its values, except the
+        fields named in ``given`` (set explicitly), which take this config's; given loss
+        weights and method options are merged into the stored ones."""
+        values = {name: getattr(self, name) for name in given}
+        for name in ("weights", "options"):
+            if name in values:
+                values[name] = {**getattr(stored, name), **values[name]}
+        return dataclasses.replace(stored, **values)
 
     def differences(self, other: TrainConfig) -> list[str]:
         """Fields (other than runtime ones) whose values differ, as 'name: a -> b'."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
-from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.core.io import remove_stale_temps, write_json_atomic, write_text_atomic
 from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
@@ -45,15 +46,19 @@ class TrainResult:
     main: bool = True  # False in the other processes of a DDP run
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+def train(
+    config: TrainConfig, resume: bool = False, given: Collection[str] | None = None
+) -> TrainResult:
     """Train ``config.method``; with ``resume``, continue the run in ``config.out`` if any.
 
-    Under torchrun (WORLD_SIZE > 1) every process calls this; the global batch
-    is split evenly across them and only rank 0 writes files.
+    ``given`` names the config fields set explicitly (None: all of them): a resumed run
+    takes the others from its stored config, and is refused only when a given field
+    differs from the stored one. Under torchrun (WORLD_SIZE > 1) every process calls
+    this; the global batch is split evenly across them and only rank 0 writes files.
     """
     processes = distributed.start(config.device)
     try:
-        return _train(config, resume, processes)
+        return _train(config, resume, processes, given)
     finally:
         distributed.stop(processes)
 
@@ -76,24 +81,29 @@ def _resolve(config: TrainConfig, device: torch.device) -> TrainConfig:
     return config
 
 
-def _previous_state(files: RunFiles, config: TrainConfig, resume: bool) -> dict | None:
-    """The checkpoint to continue from (or None), after checking it belongs to this config."""
-    if not resume:
-        if files.checkpoint.exists() or files.config.exists():
-            raise IebenchError(
-                f"{files.root}: already holds a run; pass --resume to continue it "
-                f"or choose another --out"
-            )
-        return None
+@dataclass(frozen=True)
+class StoredRun:
+    source: Path  # the checkpoint, or config.json when killed during the first epoch
+    state: dict | None  # the checkpoint's contents
+    config: TrainConfig
+
+
+def _stored_run(files: RunFiles) -> StoredRun | None:
     if files.checkpoint.is_file():
-        source, state = files.checkpoint, load_torch(files.checkpoint)
-        stored = TrainConfig.from_dict(state["config"], str(source))
-    elif files.config.is_file():  # killed during the first epoch: nothing to load yet
-        source, state = files.config, None
-        stored = TrainConfig.load(source)
-    else:
+        state = load_torch(files.checkpoint)
+        config = TrainConfig.from_dict(state["config"], str(files.checkpoint))
+        return StoredRun(files.checkpoint, state, config)
+    if files.config.is_file():  # killed during the first epoch: nothing to load yet
+        return StoredRun(files.config, None, TrainConfig.load(files.config))
+    return None
+
+
+def _previous_state(files: RunFiles, config: TrainConfig, stored: StoredRun | None) -> dict | None:
+    """The checkpoint to continue from (or None), after checking it belongs to this config."""
+    if stored is None:
         return None
-    differences = stored.differences(config)
+    source, state = stored.source, stored.state
+    differences = stored.config.differences(config)
     if differences:
         raise IebenchError(
             f"{source}: the run was started with another config; cannot resume with "
@@ -216,11 +226,27 @@ def _build(
     return method, model, optimizer, scaler
 
 
-def _train(config: TrainConfig, resume: bool, processes: distributed.Processes) -> TrainResult:
+def _train(
+    config: TrainConfig,
+    resume: bool,
+    processes: distributed.Processes,
+    given: Collection[str] | None,
+) -> TrainResult:
     device = processes.device
+    files = RunFiles(Path(config.out))
+    if not resume and (files.checkpoint.exists() or files.config.exists()):
+        raise IebenchError(
+            f"{files.root}: already holds a run; pass --resume to continue it "
+            f"or choose another --out"
+        )
+    stored = _stored_run(files) if resume else None
+    if stored is not None and given is not None:
+        config = config.resumed_from(stored.config, given)
     config = _resolve(config, device)
     files = RunFiles(Path(config.out))
-    state = _previous_state(files, config, resume)
+    if processes.is_main:
+        remove_stale_temps(files.root)  # what a killed run was writing
+    state = _previous_state(files, config, stored)
     loader = _loader(config, processes)  # checks the data before anything is written
     distributed.barrier(processes)  # every process has looked before rank 0 writes
     if processes.is_main:
