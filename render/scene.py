@@ -64,6 +64,7 @@ class BlenderScene:
         cycles.use_adaptive_sampling = settings.adaptive_threshold is not None
         if settings.adaptive_threshold is not None:
             cycles.adaptive_threshold = settings.adaptive_threshold
+            cycles.adaptive_min_samples = settings.adaptive_min_samples
         cycles.use_denoising = settings.denoise
         cycles.denoiser = "OPENIMAGEDENOISE"
         cycles.denoising_input_passes = settings.denoiser_passes
@@ -72,6 +73,10 @@ class BlenderScene:
         cycles.denoising_use_gpu = device == "gpu"
         cycles.sampling_pattern = settings.sampling_pattern
         cycles.use_light_tree = settings.light_tree
+        cycles.use_guiding = settings.path_guiding  # CPU only; Cycles ignores it on GPUs
+        cycles.sample_clamp_direct = settings.clamp_direct
+        cycles.sample_clamp_indirect = settings.clamp_indirect
+        cycles.texture_limit_render = settings.texture_limit
         cycles.diffuse_bounces = settings.diffuse_bounces
         cycles.glossy_bounces = settings.glossy_bounces
         cycles.transmission_bounces = settings.transmission_bounces
