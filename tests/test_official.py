@@ -82,6 +82,7 @@ def test_evaluate_official_training_checkpoint_runs_every_metric(rendered_tree, 
             str(tmp_path / "c"),
             "--out",
             str(out),
+            "--allow-resolution-mismatch",  # the 256 px baseline on the 32 px fixture
         ],  # fmt: skip
         catch_exceptions=False,
     )

@@ -231,6 +231,7 @@ def test_a_run_killed_at_any_moment_resumes_to_the_same_dataset(rendered_tree, t
             timeout=180,
         )
         if process.poll() is not None:  # it finished before the moment came: not a kill
+            stale = None  # and it released the lock
             continue
         workers = children(process.pid)
         process.send_signal(signal.SIGKILL)
