@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +161,12 @@ class StudyData:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
+    @cached_property
+    def _normalize(self) -> BatchNormalize:
+        return BatchNormalize(self.mean, self.std)
+
     def normalise(self, images: Tensor) -> Tensor:
-        return BatchNormalize(self.mean, self.std).to(images.device)(images)
+        return self._normalize.to(images.device)(images)
 
 
 @dataclass(frozen=True)
