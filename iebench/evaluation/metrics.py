@@ -53,6 +53,13 @@ def r2_score(pred: Array, target: Array) -> float:
     return float(1.0 - ss_res / ss_tot)
 
 
+def constant_r2(train_targets: Array, val_targets: Array) -> float:
+    """``r2_score`` of the constant predictor that outputs, for every validation target, the
+    per-output mean of the training targets: the floor of a pair-regression task."""
+    mean = _tensor(train_targets, "train_targets").to(torch.float64).mean(dim=0)
+    return r2_score(mean.expand(*_tensor(val_targets, "val_targets").shape), val_targets)
+
+
 def _tie_tolerance(scores: torch.Tensor) -> torch.Tensor:
     """Per row, how far apart two scores may be and still tie (see TIE_EPSILONS)."""
     scale = scores.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)

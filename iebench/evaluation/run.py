@@ -19,6 +19,7 @@ from iebench.core.seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex, require_objects
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
+from iebench.evaluation.metrics import constant_r2
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import (
     SplitData,
@@ -139,7 +140,7 @@ def reference_levels(
             val_targets = pair_task_targets(
                 task, val, *val_pairs(task, val, 0, config.val_pairs_per_object)
             )
-            levels[task] = {"r2": reference.constant_r2(train_targets.numpy(), val_targets.numpy())}
+            levels[task] = {"r2": constant_r2(train_targets, val_targets)}
         else:
             levels[task] = reference.chance_retrieval(val.views)
     return levels

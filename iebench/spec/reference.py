@@ -7,7 +7,8 @@ classification  chance top-1 / top-5 of a guess uniform over the classes the pro
 rotation, colour  R^2 of the constant predictor that outputs the training targets' mean
                 (not 0: R^2 pools all outputs around one global mean, so getting each
                 output's own mean right already scores, e.g. 0.22-0.24 for rotation on
-                built-in trees);
+                built-in trees; computed by ``iebench.evaluation.metrics.constant_r2``,
+                with the harness's one R^2);
 equivariance    chance MRR and H@k of ranking the true view among the V views of its
                 object: mean(1/k for k in 1..V) and k / V.
 
@@ -29,16 +30,6 @@ def chance_classification(train_labels: np.ndarray, val_labels: np.ndarray) -> d
     classes = np.unique(np.asarray(train_labels))
     known = float(np.isin(np.asarray(val_labels), classes).mean())  # guessable val labels
     return {f"top{k}": 100.0 * known * min(k, len(classes)) / len(classes) for k in (1, 5)}
-
-
-def constant_r2(train_targets: np.ndarray, val_targets: np.ndarray) -> float:
-    """R^2 (pooled, as ``iebench.evaluation.metrics.r2_score``) of predicting, for every
-    validation pair, the per-output mean of the training targets."""
-    train = np.asarray(train_targets, dtype=np.float64)
-    val = np.asarray(val_targets, dtype=np.float64)
-    ss_res = np.sum((val - train.mean(axis=0)) ** 2)
-    ss_tot = np.sum((val - val.mean()) ** 2)
-    return float(1.0 - ss_res / ss_tot)
 
 
 def chance_retrieval(views: int) -> dict[str, float]:
