@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
-from iebench.core.io import TEMP_PREFIX, write_text_atomic
+from iebench.core.io import TEMP_PREFIX, remove_stale_temps, write_text_atomic
 from iebench.core.locks import Locked, hold, holder_of
 from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
@@ -268,6 +268,7 @@ def _render_locked(
     log: Log,
 ) -> RenderReport:
     manifest_name, failures_name = output_names(config)
+    remove_stale_temps(config.out)  # a killed run's half-written manifest or split file
     # Written first, so that a killed run's tree is recognised as iebench's on resume.
     _manifest(config, None, _blender_version(None)).write(config.out / manifest_name)
     # One scratch name per run: nothing another process writes can land in this run's views.
