@@ -9,7 +9,8 @@ material file and the textures that file names where the snapshot has them, into
 ``<out>/<synset>/<object id>/models/`` and ``<out>/<synset>/<object id>/images/``. A snapshot
 is a bare git directory ``<mirror>/<owner>+<name>/repo`` (the tool library's `fetch`).
 Every source file is a ShapeNetCore v2 ``model_normalized.obj`` (assimp v3.2 header); the
-category was read off a render of each. Tests never need this set.
+category was read off a render of each, or off the model's id or the ShapeNet synset
+directory it sits in where an entry says so. Tests never need this set.
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ SOURCES: tuple[Source, ...] = (
         "03710193",
         "github-e1401a5f",
     ),
+    # bag, textured; the id (from its model_normalized.json, whose vertex count matches the mesh)
+    # is listed under 02773838 in a public ShapeNet id list, not read off a render
+    Source(
+        "kunalgaurav18/three_js",
+        "40ec2f91074045d42c117dc268758cf7c2590c03",
+        "data/model_2/models/model_normalized.obj",
+        "02773838",
+        "1342fc4f613687f92569b963af585e33",
+    ),
     # helmet
     Source(
         "poisonwine/hw5",
@@ -149,6 +159,154 @@ SOURCES: tuple[Source, ...] = (
         "model_normalized.obj",
         "02843684",
         "github-af249611",
+    ),
+    # The HomerW/roboverse entries: a fork of avisingh599/roboverse that once committed its
+    # bullet-objects assets, ShapeNetCore.v2/<synset>/<id>/ folders included; the category is
+    # the synset directory, and each model_normalized.json gives the directory's id and the
+    # mesh's vertex count.
+    # trash can, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02747177/e7682974949a6aadea9a778eef212687/models/model_normalized.obj",
+        "02747177",
+        "e7682974949a6aadea9a778eef212687",
+    ),
+    # basket, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02801938/d224635923b9ec4637dc91749a7c4915/models/model_normalized.obj",
+        "02801938",
+        "d224635923b9ec4637dc91749a7c4915",
+    ),
+    # bathtub, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02808440/cca20dbad3faf4343321831d2245cf06/models/model_normalized.obj",
+        "02808440",
+        "cca20dbad3faf4343321831d2245cf06",
+    ),
+    # bed
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02818832/4954953090ca7442527e7f2c027f7469/models/model_normalized.obj",
+        "02818832",
+        "4954953090ca7442527e7f2c027f7469",
+    ),
+    # bench, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02828884/6f0723826537010c870f22c94729669b/models/model_normalized.obj",
+        "02828884",
+        "6f0723826537010c870f22c94729669b",
+    ),
+    # bookshelf, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02871439/cc38bc7db90f43d214b86d5282eb8301/models/model_normalized.obj",
+        "02871439",
+        "cc38bc7db90f43d214b86d5282eb8301",
+    ),
+    # camera, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02942699/235a6dd25c0a6f7b66f19f26ac490096/models/model_normalized.obj",
+        "02942699",
+        "235a6dd25c0a6f7b66f19f26ac490096",
+    ),
+    # cap, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/02954340/e823673c1edd73fb97c426435543a860/models/model_normalized.obj",
+        "02954340",
+        "e823673c1edd73fb97c426435543a860",
+    ),
+    # chair, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03001627/ddfe96c6ec86b8752cbb5ed9636a4451/models/model_normalized.obj",
+        "03001627",
+        "ddfe96c6ec86b8752cbb5ed9636a4451",
+    ),
+    # earphone
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03261776/51245ad5a0571188992fd3dac901d508/models/model_normalized.obj",
+        "03261776",
+        "51245ad5a0571188992fd3dac901d508",
+    ),
+    # faucet, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03325088/1f223cac61e3679ef235ab3c41aeb5b6/models/model_normalized.obj",
+        "03325088",
+        "1f223cac61e3679ef235ab3c41aeb5b6",
+    ),
+    # jar, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03593526/1ca73dffe31553efcb349a60fd15aa15/models/model_normalized.obj",
+        "03593526",
+        "1ca73dffe31553efcb349a60fd15aa15",
+    ),
+    # lamp, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03636649/23eaba9bdd51a5b0dfe9cab879fd37e8/models/model_normalized.obj",
+        "03636649",
+        "23eaba9bdd51a5b0dfe9cab879fd37e8",
+    ),
+    # mug, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03797390/c39fb75015184c2a0c7f097b1a1f7a5/models/model_normalized.obj",
+        "03797390",
+        "c39fb75015184c2a0c7f097b1a1f7a5",
+    ),
+    # pillow, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03938244/3b5e274f653258a737f437b479038901/models/model_normalized.obj",
+        "03938244",
+        "3b5e274f653258a737f437b479038901",
+    ),
+    # pot (flowerpot), textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/03991062/1c4257c50d27388525ebd1cd0b422e32/models/model_normalized.obj",
+        "03991062",
+        "1c4257c50d27388525ebd1cd0b422e32",
+    ),
+    # sofa, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/04256520/c8108de19d8a3005c5beea20858a99d5/models/model_normalized.obj",
+        "04256520",
+        "c8108de19d8a3005c5beea20858a99d5",
+    ),
+    # table, textured
+    Source(
+        "HomerW/roboverse",
+        "c0c7bd87bd433d69e8d2bd71bd76e54c0fd7c7be",
+        "roboverse/assets/bullet-objects/ShapeNetCore/ShapeNetCore.v2/04379243/d6b61af7935d36a6f0aeabfdcb4e1dd9/models/model_normalized.obj",
+        "04379243",
+        "d6b61af7935d36a6f0aeabfdcb4e1dd9",
     ),
 )
 
