@@ -196,6 +196,17 @@ def test_the_example_vertical_axis_file_is_the_named_variant():
     assert FactorSpec(name="other", rotation_x=(0, 0), rotation_y=(0, 0)) != spec
 
 
+def test_the_pose_only_file_varies_the_vertical_angle_alone():
+    """examples/factors-pose-only.json, the mini track's spec (benchmarks/sie_vs_vicreg.py):
+    a pair's views differ by the rotation about the vertical axis and nothing else."""
+    spec = FactorSpec.load(str(Path(__file__).parents[1] / "examples" / "factors-pose-only.json"))
+    assert spec.name == "pose-only"
+    latents = np.stack([factors.sample_view(spec, 0, s, o, v) for s, o, v in KEYS])
+    assert np.ptp(latents, axis=0).nonzero()[0].tolist() == [2]
+    view = factors.sample_view(spec, 0, "02691156", "1a04e3eab45ca15dd86060f189eb133", 3)
+    assert view.tolist() == [0.0, 0.0, 0.47851701330577523, 0.6, 0.4, 0.8, 0.1]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
