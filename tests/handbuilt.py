@@ -1,7 +1,7 @@
 """A tiny 3DIEBench tree in the published layout, built by hand for the data tests.
 
 Images are small synthetic JPEGs whose content depends on (object, view), so a
-test can tell views apart; latents come from the factor module (published spec).
+test can tell views apart; latents come from the factor module (the published spec unless told).
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ def view_pixels(synset: str, object_id: str, view: int, size: int) -> np.ndarray
     return image.clip(0, 255).astype(np.uint8)
 
 
-def build_tree(root: Path, views: int = 5, size: int = 32, seed: int = 0) -> Path:
-    """Write images, per-view latents and split files; returns ``root``."""
-    spec = FactorSpec.published()
+def build_tree(
+    root: Path, views: int = 5, size: int = 32, seed: int = 0, spec: FactorSpec | None = None
+) -> Path:
+    """Write images, per-view latents (of ``spec``: by default the published one) and split
+    files; returns ``root``."""
+    spec = spec or FactorSpec.published()
     for split, objects in SPLIT_OBJECTS.items():
         latents = []
         for synset, object_id in objects:

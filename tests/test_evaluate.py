@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from handbuilt import build_tree
+from leaderboard_helpers import edit, new_board
 
 import iebench
 from iebench.cli import cli
@@ -27,6 +29,7 @@ from iebench.evaluation.tasks import (
     relative_rotations,
     val_pairs,
 )
+from iebench.leaderboard import SubmissionRejected, submit
 from iebench.models.resnet import resnet18
 from iebench.spec.factors import FactorSpec, quaternion_multiply, relative_quaternion
 from iebench.spec.results import read_results, validate, write_results
@@ -490,3 +493,28 @@ def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_p
         targets = pair_task_targets(task, val, *pairs)
         best_constant = r2_score(targets.mean(0, keepdim=True).expand_as(targets), targets)
         assert scores[task]["full"]["r2"].mean <= best_constant + 1e-6
+
+
+def test_a_task_the_factor_spec_fixes_is_left_out_and_not_required_on_the_board(tmp_path):
+    """On a pose-only tree (floor and spot hues fixed) colour has nothing to predict: the
+    default tasks leave it out, asking for it is refused before any work, the results say
+    why it is missing, and the board takes them without it."""
+    tree = build_tree(tmp_path / "tree", spec=FactorSpec.pose_only())
+    metadata = EncoderMetadata(name="pose-only", embedding_dim=32, resolution=32)
+    submission = Submission.from_module(resnet18(width=4, layers=(1, 1, 1, 1)), metadata)
+    config = EvalConfig(data=tree, protocol="quick", workers=0, progress=False)
+    with pytest.raises(IebenchError, match="the colour task has nothing to predict"):
+        iebench.evaluate(submission, dataclasses.replace(config, tasks=("colour",)))
+    assert not (tmp_path / "cache").exists()
+
+    results = iebench.evaluate(submission, dataclasses.replace(config, cache_dir=tmp_path / "c"))
+    assert list(results.scores) == ["classification", "rotation"]
+    assert results.dataset["constant_tasks"] == ["colour"]
+    path = tmp_path / "results.json"
+    write_results(results, path)
+    board = new_board(tmp_path)
+    submit(path, board, dataset_name="pose-only tree")
+    # A file that lacks colour on a tree that varies it is still refused.
+    edit(path, lambda data: data["dataset"].update(constant_tasks=[]))
+    with pytest.raises(SubmissionRejected, match="scores.colour: missing"):
+        submit(path, new_board(tmp_path / "other"))

@@ -197,10 +197,12 @@ def test_the_example_vertical_axis_file_is_the_named_variant():
 
 
 def test_the_pose_only_file_varies_the_vertical_angle_alone():
-    """examples/factors-pose-only.json, the mini track's spec (benchmarks/sie_vs_vicreg.py):
-    a pair's views differ by the rotation about the vertical axis and nothing else."""
+    """The mini track's spec (benchmarks/sie_vs_vicreg.py), named and as the example file
+    examples/factors-pose-only.json: a pair's views differ by the rotation about the
+    vertical axis and nothing else."""
     spec = FactorSpec.load(str(Path(__file__).parents[1] / "examples" / "factors-pose-only.json"))
-    assert spec.name == "pose-only"
+    assert spec == FactorSpec.named("pose-only")
+    assert spec.to_dict() == FactorSpec.pose_only().to_dict()
     latents = np.stack([factors.sample_view(spec, 0, s, o, v) for s, o, v in KEYS])
     assert np.ptp(latents, axis=0).nonzero()[0].tolist() == [2]
     view = factors.sample_view(spec, 0, "02691156", "1a04e3eab45ca15dd86060f189eb133", 3)

@@ -23,6 +23,11 @@ def test_r2_uses_one_global_mean_not_per_output():
     assert r2_score(np.full_like(target, 6.0), target) == pytest.approx(0.0)
 
 
+def test_r2_of_constant_targets_is_refused():
+    with pytest.raises(IebenchError, match="targets are all equal"):
+        r2_score(np.zeros((4, 2)), np.full((4, 2), 0.5))
+
+
 def test_r2_rejects_mismatched_shapes():
     with pytest.raises(IebenchError, match="shapes differ"):
         r2_score(np.zeros((2, 4)), np.zeros((2, 2)))

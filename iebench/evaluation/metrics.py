@@ -50,6 +50,8 @@ def r2_score(pred: Array, target: Array) -> float:
         raise IebenchError(f"r2_score: shapes differ, {tuple(pred.shape)} vs {tuple(target.shape)}")
     ss_res = torch.sum((target - pred) ** 2)
     ss_tot = torch.sum((target - target.mean()) ** 2)
+    if ss_tot == 0:
+        raise IebenchError("r2_score: the targets are all equal, so R^2 is undefined")
     return float(1.0 - ss_res / ss_tot)
 
 

@@ -50,11 +50,34 @@ def representation_parts(submission: Submission) -> dict[str, slice]:
     return {name: parts[name] for name in PARTS if name in parts}
 
 
-def selected_tasks(submission: Submission, config: EvalConfig) -> list[str]:
+def constant_tasks(train: TreeIndex) -> list[str]:
+    """The tasks with nothing to predict on this dataset: every view of every training
+    object has the same values of the factors the task's targets come from (colour on a
+    tree whose factor spec fixes the floor and spot hues)."""
+    return [
+        name
+        for name, task in TASK_REGISTRY.items()
+        if task.factors and np.ptp(train.latents[..., list(task.factors)], axis=1).max() == 0
+    ]
+
+
+def selected_tasks(submission: Submission, config: EvalConfig, constant: list[str]) -> list[str]:
+    """The tasks to run: ``config.tasks``, or by default every task the submission and the
+    dataset allow (``constant`` tasks left out)."""
     if config.tasks is None:
         has_predictor = submission.predictor is not None
-        return [t for t in TASKS if has_predictor or not TASK_REGISTRY[t].needs_predictor]
+        return [
+            t
+            for t in TASKS
+            if (has_predictor or not TASK_REGISTRY[t].needs_predictor) and t not in constant
+        ]
     for task in config.tasks:
+        if task in constant:
+            raise IebenchError(
+                f"{config.data}: the {task} task has nothing to predict there (its factors are "
+                f"the same in every view: the tree's factor spec fixes them); leave it out of "
+                f"--tasks"
+            )
         if TASK_REGISTRY[task].needs_predictor and submission.predictor is None:
             raise IebenchError(
                 f"{submission.file}: the {task} task needs build_predictor(checkpoint) "
@@ -88,7 +111,8 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     started = time.perf_counter()
     indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
-    tasks = selected_tasks(submission, config)
+    constant = constant_tasks(indices["train"])
+    tasks = selected_tasks(submission, config, constant)
     rendered = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
@@ -104,7 +128,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
         iebench_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         encoder=_encoder_section(submission),
-        dataset=_dataset_section(config.data, fingerprint, indices, rendered),
+        dataset=_dataset_section(config.data, fingerprint, indices, rendered, constant),
         protocol=_protocol_section(config, tasks),
         environment=_environment_section(config.device),
         scores=scores,
@@ -219,7 +243,11 @@ def _checked_resolution(submission: Submission, config: EvalConfig, val: TreeInd
 
 
 def _dataset_section(
-    data: Path, fingerprint: str, indices: dict[str, TreeIndex], render_resolution: int | None
+    data: Path,
+    fingerprint: str,
+    indices: dict[str, TreeIndex],
+    render_resolution: int | None,
+    constant: list[str],
 ) -> dict:
     return {
         "root": str(Path(data).resolve()),
@@ -230,6 +258,7 @@ def _dataset_section(
         },
         "views_per_object": indices["val"].views,
         "render_resolution": render_resolution,
+        "constant_tasks": constant,
     }
 
 

@@ -21,8 +21,13 @@ HEX = set("0123456789abcdef")
 
 def required_task_problems(data: dict[str, Any]) -> list[str]:
     scores = data["scores"]
+    # A task the dataset gives nothing to predict (e.g. colour on a pose-only tree) is not
+    # required on its track.
+    constant = set(data["dataset"].get("constant_tasks", ()))
     problems = []
     for task in REQUIRED_TASKS:
+        if task in constant:
+            continue
         if task not in scores:
             required = ", ".join(REQUIRED_TASKS)
             problems.append(f"scores.{task}: missing; every track requires {required}")

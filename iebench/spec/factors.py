@@ -149,6 +149,21 @@ class FactorSpec:
         return cls(name="vertical-axis", rotation_x=(0.0, 0.0), rotation_y=(0.0, 0.0))
 
     @classmethod
+    def pose_only(cls) -> FactorSpec:
+        """The mini track's (README, "SIE against VICReg"): rotation about the vertical axis
+        only, in [-pi/2, pi/2]; floor and spot light fixed, so that two views of an object
+        differ by their rotation alone."""
+        return cls(
+            name="pose-only",
+            rotation_x=(0.0, 0.0),
+            rotation_y=(0.0, 0.0),
+            floor_hue=(0.6, 0.6),
+            spot_theta=(0.4, 0.4),
+            spot_phi=(0.8, 0.8),
+            spot_hue=(0.1, 0.1),
+        )
+
+    @classmethod
     def named(cls, name: str) -> FactorSpec:
         if name not in VARIANTS:
             raise IebenchError(f"unknown factor spec {name!r}; choose from {', '.join(VARIANTS)}")
@@ -268,6 +283,7 @@ VARIANTS: dict[str, Callable[[], FactorSpec]] = {
     "translated": FactorSpec.translated,
     "ood-rotation": FactorSpec.out_of_distribution,
     "vertical-axis": FactorSpec.vertical_axis,
+    "pose-only": FactorSpec.pose_only,
 }
 
 

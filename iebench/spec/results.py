@@ -6,7 +6,8 @@
                   "embedding_dim", "invariant_dims", "equivariant_dims", "resolution",
                   "has_predictor", optional "build_seed", "git_commit"},
       "dataset": {"root", "fingerprint", "splits": {"train": {"objects", "images"},
-                  "val": {...}}, "views_per_object", optional "render_resolution"},
+                  "val": {...}}, "views_per_object", optional "render_resolution",
+                  "constant_tasks"},
       "protocol": {"name", "tasks", "probe": {"optimizer", "lr", "weight_decay",
                    "batch_size", "epochs"}, "seeds", "backbone_mode"},
       "environment": {"device", "torch", "python", "platform"},
@@ -26,7 +27,9 @@ The optional fields (absent from older files) make a run repeatable and honest:
 ``build_seed`` seeded the global generators while the encoder was built, ``git_commit``
 is the submission's repository commit ("-dirty" when changed, null outside git), and
 ``render_resolution`` is the side of the tree's images (``encoder.resolution`` is the
-input side; they differ only when the run allowed the mismatch).
+input side; they differ only when the run allowed the mismatch). ``constant_tasks`` lists
+the tasks the dataset gives nothing to predict (its factor spec fixes their factors):
+they are not scored, and the board does not require them.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ _SECTIONS: dict[str, dict[str, Any]] = {
 # Fields a section may have (added after schema_version 1 was published).
 _OPTIONAL: dict[str, dict[str, Any]] = {
     "encoder": {"build_seed": (int, None), "git_commit": (str, None)},
-    "dataset": {"render_resolution": (int, None)},
+    "dataset": {"render_resolution": (int, None), "constant_tasks": "task names"},
 }
 _PROBE = {
     "optimizer": str,
@@ -168,6 +171,9 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
             and 0 <= value[0] < value[1]
         )
         return None if ok else f"{where}: expected [start, stop] or null, got {value!r}"
+    if kind == "task names":
+        ok = isinstance(value, list) and all(name in TASKS for name in value)
+        return None if ok else f"{where}: expected a list of task names, got {value!r}"
     if kind is int and isinstance(value, bool):
         return f"{where}: expected int, got {value!r}"
     if not isinstance(value, kind):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from iebench.spec.factors import COLOUR_FACTORS, ROTATION
+
 PARTS = ("full", "invariant", "equivariant")  # representation parts a probe may read
 PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe): val-val
 # The predictor's other modes, as the official scripts report them: train-train, and PRE of
@@ -36,7 +38,10 @@ class Task:
     # (part, metric names) for parts scored on only some of the metrics; others score all.
     partial_parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     needs_predictor: bool = False  # scored with the submission's build_predictor
-    required_on_board: bool = False  # every board track ranks on it
+    required_on_board: bool = False  # every board track ranks on it, if the dataset varies it
+    # The latent columns the task's targets come from: a dataset whose factor spec fixes
+    # them all (colour on a pose-only tree) gives the task nothing to predict.
+    factors: tuple[int, ...] = ()
     version: int = 1
 
     @property
@@ -59,6 +64,7 @@ _PERCENT = {"low": 0.0, "high": 100.0, "digits": 2}
 _FRACTION = {"low": 0.0, "high": 1.0}
 # R^2 has no lower bound: a bad probe goes below 0.
 _R2 = Metric("r2", -math.inf, 1.0)
+_ROTATION_FACTORS = tuple(range(ROTATION.start, ROTATION.stop))
 
 TASK_REGISTRY: dict[str, Task] = {
     task.name: task
@@ -70,8 +76,8 @@ TASK_REGISTRY: dict[str, Task] = {
             required_on_board=True,
             version=2,  # 2: top-k expected over ties (1: ties favoured the true label)
         ),
-        Task("rotation", (_R2,), PARTS, required_on_board=True),
-        Task("colour", (_R2,), PARTS, required_on_board=True),
+        Task("rotation", (_R2,), PARTS, required_on_board=True, factors=_ROTATION_FACTORS),
+        Task("colour", (_R2,), PARTS, required_on_board=True, factors=COLOUR_FACTORS),
         Task(
             "equivariance",
             (
@@ -81,6 +87,7 @@ TASK_REGISTRY: dict[str, Task] = {
             (PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART),
             partial_parts=((PREDICTOR_VAL_ALL_PART, ("pre",)),),
             needs_predictor=True,
+            factors=_ROTATION_FACTORS,
             version=2,  # 2: expected over ties, train-train and val-all (1: val-val, ties won)
         ),
     )
