@@ -1,35 +1,46 @@
 """SIE's central claim on our own renders: it keeps the rotation information VICReg discards.
 
-    python benchmarks/sie_vs_vicreg.py           # about 21 min on 2 CPU cores, first time
+    python benchmarks/sie_vs_vicreg.py --track mini       # 3DIEBench-mini, 3 seeds
+    python benchmarks/sie_vs_vicreg.py --track mini --board leaderboard   # + the board's rows
+    python benchmarks/sie_vs_vicreg.py                    # the published factors (fails here)
 
 Renders (once, then reused) built-in objects with the preview preset: by default
 150 objects of each of 4 categories whose pose is unambiguous (airplane, car,
-chair, watercraft), the scale at which a model trained on the rotation labels
-beats the constant predictor on new objects here (with all 15 categories at 40
-objects each it does not, and the comparison cannot tell anything). Trains SIE
-and VICReg with the same budget (epochs, batch, backbone, resolution, lr,
-projector) for each seed, with `iebench train`; evaluates every run with
-`iebench evaluate` (reference probes: classification and rotation prediction);
-prints top-1 and rotation R^2 per run and their mean over seeds. Three
-reference rows say what the numbers can mean: the constant predictor (every
-pair's relative quaternion predicted by the training pairs' mean: the R^2 that
-needs no image at all), a randomly initialised backbone, and a bound trained on
-the rotation labels themselves (`predict-rotation3d`: supervised regression of
-R_i^-1 R_j from the pair's features). Runs go ``--jobs`` at a time, each
-single-threaded (on a shared 2-core machine this beats one run on 2 threads).
-Everything lands under ``--out`` and is reused when the script runs again.
+chair, watercraft) under the published factors. ``--track mini`` (3DIEBench-mini,
+TRACKS below) fixes everything a pair's views could differ by except the rotation
+about the vertical axis (the `pose-only` factor spec), at 100 objects per category,
+and gives SIE the loss weights under which its backbone learns pose at this budget.
+Trains SIE and VICReg with the same budget (epochs, batch, backbone, resolution,
+lr, projector) for each seed, with `iebench train`; evaluates every run with
+`iebench evaluate` (reference probes: classification and rotation prediction; SIE
+also its predictor's retrieval); prints top-1, rotation R^2 and MRR per run and
+their mean and std over seeds. Reference rows say what the numbers can mean: the
+constant predictor (every pair's relative quaternion predicted by the training
+pairs' mean: the R^2 that needs no image at all), the randomly initialised
+backbone of each seed, chance, and a bound trained on the rotation labels
+themselves (`predict-rotation3d`: supervised regression of R_i^-1 R_j from the
+pair's features). Runs go ``--jobs`` at a time, each single-threaded (on a shared
+2-core machine this beats one run on 2 threads). Everything lands under ``--out``
+and is reused when the script runs again. ``--board DIR`` also trains SimCLR and
+the bound for every seed and submits every run (and each seed's random init) to
+that board as "<method> seed <k>".
 
-The claim holds when SIE beats VICReg in every seed and beats the constant
-predictor and the untrained backbone. A last check says why when it does not:
-SIE's predictor error on validation pairs with the pair's own rotation against
-another pair's (a predictor that ignores the rotation does no better with the
-true one). Exit status 0 when the claim holds, 1 when it does not, 2 when this
-scale cannot tell (the supervised bound does not beat the constant predictor).
+The verdict checks the claim part by part (issue 17's criteria): the bound beats
+the constant predictor by 0.3; every method's top-1 is 3x chance; SIE's predictor
+uses the rotation (validation error with the pair's own rotation at most 0.8x that
+with another pair's, in every seed; MRR 1.5x chance); SIE's rotation R^2 beats
+VICReg's in every seed by more than twice the larger seed-to-seed std. Two
+diagnostics say why when it fails: SIE's predictor errors, and SIE's heads and
+loss trained on frozen backbones (the bound's, SIE's, VICReg's, an untrained one):
+whether the objective uses the rotation when the backbone carries pose. Exit
+status 0 when the claim holds, 1 when it does not, 2 when this scale cannot tell
+(the bound does not clear the constant predictor).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -41,25 +52,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from iebench.core.io import write_json_atomic, write_text_atomic
 from iebench.core.seeding import numpy_generator
 from iebench.data.dataset import PairsDataset, ViewsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.data.tree import TreeIndex
-from iebench.evaluation import EvalConfig, evaluate
 from iebench.evaluation.metrics import mrr_hits, r2_score
-from iebench.evaluation.submission import EncoderMetadata, Submission
+from iebench.leaderboard import build, load_board, submit
+from iebench.leaderboard.track import Track
 from iebench.methods.base import PairBatch
 from iebench.objects import builtin_objects
 from iebench.objects.objectset import cache_dir
 from iebench.rendering import RenderConfig, render_objects
 from iebench.spec.factors import ROTATION, FactorSpec, relative_quaternion
-from iebench.spec.results import Results, read_results, write_results
+from iebench.spec.results import Results, read_results
 from iebench.training import TrainConfig, build_model
-from iebench.training.export import load_encoder, load_predictor
+from iebench.training.export import load_encoder, load_predictor, run_submission_source
 from iebench.training.loop import PairInputs
+from iebench.training.run_files import RunFiles, write_final
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all
+# With --board, also trained for every seed: an invariant contrastive baseline and the bound
+# (an equivariant-by-prediction method, E-SSL in the sense of Wang et al. 2024).
+BOARD_METHODS = ("simclr", BOUND)
 # The bound must beat the constant predictor by this much for the comparison to mean anything.
 LEARNABLE_MARGIN = 0.05
 TASKS = "classification,rotation"
@@ -103,29 +119,36 @@ def run_dir(args: argparse.Namespace, tree: Path, method: str, seed: int) -> Pat
     return args.out / "runs" / tree.name / name
 
 
+IEBENCH = [sys.executable, "-m", "iebench"]
+
+
 def commands(args: argparse.Namespace, tree: Path, method: str, seed: int) -> list[list[str]]:
     """Train (resuming whatever is there) then evaluate one run."""
     run = run_dir(args, tree, method, seed)
-    iebench = [sys.executable, "-m", "iebench"]
     train = [
-        *iebench, "train", method, "--data", str(tree), "--out", str(run), "--resume",
+        *IEBENCH, "train", method, "--data", str(tree), "--out", str(run), "--resume",
         "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
         "--resolution", str(args.resolution), "--width", str(args.width), "--seed", str(seed),
         "--projector", args.projector,
         *(option for weight in weights(args, method) for option in ("--weight", weight)),
         "--workers", "0", "--device", "cpu", "--quiet",
     ]  # fmt: skip
-    evaluate_ = [
-        *iebench, "evaluate", str(run / "submission.py"), "--data", str(tree),
-        "--tasks", TASKS + (",equivariance" if method == "sie" else ""),
-        "--out", str(run / "results.json"), "--device", "cpu",
-        "--workers", "0", "--cache", str(args.out / "features"),
-    ]  # fmt: skip
+    tasks = TASKS + (",equivariance" if method == "sie" else "")
+    return [train, *evaluation(args, tree, run, tasks)]
+
+
+def evaluation(args: argparse.Namespace, tree: Path, run: Path, tasks: str) -> list[list[str]]:
+    """`iebench evaluate` of a run's submission file, unless its results already hold ``tasks``."""
     results = run / "results.json"
-    tasks = evaluate_[evaluate_.index("--tasks") + 1].split(",")
-    if results.is_file() and set(tasks) <= set(read_results(results).scores):
-        return [train]
-    return [train, [*evaluate_, "--overwrite"]]
+    if results.is_file() and set(tasks.split(",")) <= set(read_results(results).scores):
+        return []
+    return [
+        [
+            *IEBENCH, "evaluate", str(run / "submission.py"), "--data", str(tree),
+            "--tasks", tasks, "--out", str(results), "--overwrite", "--device", "cpu",
+            "--workers", "0", "--cache", str(args.out / "features"),
+        ]
+    ]  # fmt: skip
 
 
 def run_all(steps: list[list[str]], threads: int) -> None:
@@ -136,31 +159,28 @@ def run_all(steps: list[list[str]], threads: int) -> None:
             raise SystemExit(f"{' '.join(command[2:5])} failed:\n{result.stderr[-3000:]}")
 
 
-def random_init(args: argparse.Namespace, tree: Path) -> Results:
-    """The floor: the same backbone, untrained (cached in --out)."""
-    path = args.out / "runs" / tree.name / f"random-init-w{args.width}-results.json"
-    if path.is_file():
-        return read_results(path)
-    config = TrainConfig(
-        method="vicreg", data=tree, out=".", width=args.width, resolution=args.resolution
-    ).resolved()
-    backbone = build_model(config).backbone.eval()
-    metadata = EncoderMetadata(
-        name="random-init", embedding_dim=config.embed_dim, resolution=args.resolution
-    )
-    results = evaluate(
-        Submission.from_module(backbone, metadata),
-        EvalConfig(
+def random_init_dir(args: argparse.Namespace, tree: Path, seed: int) -> Path:
+    return args.out / "runs" / tree.name / f"random-init-w{args.width}-s{seed}"
+
+
+def random_init(args: argparse.Namespace, tree: Path, seed: int) -> list[list[str]]:
+    """The floor: a run folder with the backbone a seed-``seed`` run starts from, untrained,
+    as weights and a submission file like every trained run's; then its evaluation."""
+    run = random_init_dir(args, tree, seed)
+    files = RunFiles(run)
+    if not files.submission.is_file():
+        config = TrainConfig(
+            method="vicreg",
             data=tree,
-            tasks=tuple(TASKS.split(",")),
-            device="cpu",
-            workers=0,
-            cache_dir=args.out / "features",
-            progress=False,
-        ),
-    )
-    write_results(results, path)
-    return results
+            out=run,
+            width=args.width,
+            resolution=args.resolution,
+            seed=seed,
+        ).resolved()
+        run.mkdir(parents=True, exist_ok=True)
+        write_final(files, build_model(config), config.to_dict())
+        write_text_atomic(files.submission, run_submission_source(config, name="random-init"))
+    return evaluation(args, tree, run, TASKS)
 
 
 def constant_floor(tree: Path) -> float:
@@ -294,7 +314,7 @@ TRACKS = {
         "categories": list(POSED_CATEGORIES),
         "views": 12,
         "resolution": 64,
-        "factors": str(Path(__file__).resolve().parents[1] / "examples/factors-pose-only.json"),
+        "factors": "pose-only",
         "width": 16,
         "projector": "64-64-64",
         "epochs": 300,
@@ -345,6 +365,12 @@ def arguments() -> argparse.Namespace:
         help="an SIE loss weight other than the paper's (repeatable)",
     )
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--board",
+        type=Path,
+        help="also train SimCLR and the bound for every seed and submit every run to this "
+        "board (e.g. leaderboard), then rebuild it",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     args = parser.parse_args()
@@ -360,14 +386,23 @@ def main() -> None:
     started = time.perf_counter()
     tree = render(args)
     rendered = time.perf_counter()
+    seeds = range(args.seeds)
     # The bound first: whether this scale can learn pose at all is the first thing to know.
     pipelines = [commands(args, tree, BOUND, 0)] + [
-        commands(args, tree, method, seed) for seed in range(args.seeds) for method in METHODS
+        commands(args, tree, method, seed) for seed in seeds for method in METHODS
     ]
+    pipelines += [random_init(args, tree, seed) for seed in seeds]
+    if args.board:
+        pipelines += [
+            commands(args, tree, method, seed)
+            for seed in seeds
+            for method in BOARD_METHODS
+            if (method, seed) != (BOUND, 0)
+        ]
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda steps: run_all(steps, args.threads), pipelines))
     trained = time.perf_counter()
-    random = random_init(args, tree)
+    randoms = [read_results(random_init_dir(args, tree, seed) / "results.json") for seed in seeds]
 
     categories = len(set(TreeIndex.load(tree, "train").labels))
     print(
@@ -383,7 +418,14 @@ def main() -> None:
             runs[method].append(results)
             values = [score(results, *key) for _, *key in COLUMNS]
             print(row(f"{method} seed {seed}", [*values, score(results, *MRR)]))
-    for method, results in runs.items():
+    summaries = dict(runs)
+    if args.board:  # the board's other runs, each seed's
+        for method in BOARD_METHODS:
+            summaries[method] = [
+                read_results(run_dir(args, tree, method, seed) / "results.json")
+                for seed in range(args.seeds)
+            ]
+    for method, results in summaries.items():
         columns = [[score(r, *key) for r in results] for _, *key in (*COLUMNS, (None, *MRR))]
         means = [None if None in column else float(np.mean(column)) for column in columns]
         stds = [None if None in column else float(np.std(column)) for column in columns]
@@ -392,7 +434,8 @@ def main() -> None:
     floor = constant_floor(tree)
     bound_results = read_results(run_dir(args, tree, BOUND, 0) / "results.json")
     bound = score(bound_results, *ROTATION_R2)
-    print(row("random init", [score(random, *key) for _, *key in COLUMNS]))
+    random_means = [[score(r, *key) for r in randoms] for _, *key in COLUMNS]
+    print(row("random init mean", [None if None in v else float(np.mean(v)) for v in random_means]))
     print(row("constant", [None, None, floor, None, None]))
     print(row("supervised bound", [score(bound_results, *COLUMNS[0][1:]), None, bound]))
     levels = runs["sie"][0].reference or {}
@@ -426,7 +469,40 @@ def main() -> None:
     ):
         own, other, mrr = frozen_backbone_check(backbone, sie_run, tree)
         print(f"  {label:<20} {own:.3f} / {other:.3f} (ratio {own / other:.2f}), MRR {mrr:.3f}")
-    sys.exit(verdict(runs, random, floor, bound, chance_top1, chance_mrr, errors))
+    if args.board:
+        publish(args, tree, args.board)
+    sys.exit(verdict(runs, randoms, floor, bound, chance_top1, chance_mrr, errors))
+
+
+BOARD_DATASET = "3DIEBench-mini (built-in objects, pose-only factors, 64 px)"
+
+
+def publish(args: argparse.Namespace, tree: Path, board: Path) -> None:
+    """Submit every run's results to ``board`` as "<run> seed <k>" (a results file per run and
+    seed, named apart so the board takes them all) and rebuild the board. Runs already on
+    the board's track under their name are left as they are."""
+    runs = [
+        (run_dir(args, tree, method, seed), f"{run_label(args, method)} seed {seed}")
+        for method in (*METHODS, *BOARD_METHODS)
+        for seed in range(args.seeds)
+    ]
+    runs += [(random_init_dir(args, tree, s), f"random-init seed {s}") for s in range(args.seeds)]
+    on_board = {(entry.track, entry.name) for entry in load_board(board).entries}
+    for run, name in runs:
+        data = json.loads((run / "results.json").read_text())
+        if (Track.of(data), name) in on_board:
+            continue
+        data["encoder"]["name"] = name
+        named = run / "board-results.json"
+        write_json_atomic(named, data)
+        submit(named, board, dataset_name=BOARD_DATASET)
+        print(f"submitted {name} to {board}")
+    build(board)
+
+
+def run_label(args: argparse.Namespace, method: str) -> str:
+    """The method and the loss weights it was given, e.g. "sie equi=45 pred_std=0"."""
+    return " ".join([method, *weights(args, method)])
 
 
 def trained_backbone(run: Path) -> tuple:
@@ -440,7 +516,7 @@ MRR = ("equivariance", "predictor", "mrr")
 
 def verdict(
     runs: dict[str, list[Results]],
-    random: Results,
+    randoms: list[Results],
     floor: float,
     bound: float,
     chance_top1: float,
@@ -453,7 +529,7 @@ def verdict(
     vicreg = [score(r, *ROTATION_R2) for r in runs["vicreg"]]
     spread = STD_FACTOR * max(np.std(sie), np.std(vicreg))
     top1 = {m: [score(r, *COLUMNS[0][1:]) for r in rs] for m, rs in runs.items()}
-    top1["random init"] = [score(random, *COLUMNS[0][1:])]
+    top1["random init"] = [score(r, *COLUMNS[0][1:]) for r in randoms]
     mrr = [score(r, *MRR) for r in runs["sie"]]
     learnable = bound >= floor + BOUND_MARGIN
     checks = [

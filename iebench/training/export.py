@@ -167,8 +167,10 @@ def submission_source(
     usage: str,
     checkpoint: str | None = None,
     backbone: str = "resnet18",
+    name: str | None = None,
 ) -> str:
-    """A submission file for a ``method`` run with these sizes (``usage``: how to evaluate it)."""
+    """A submission file for a ``method`` run with these sizes (``usage``: how to evaluate it;
+    ``name``: the encoder's name in results, by default the method's)."""
     info = method_info(method)
     embedding = backbone_info(backbone).out_dim(width, layers)
     predictor = has_predictor(method)
@@ -180,6 +182,7 @@ def submission_source(
         split += f"    equivariant_dims=({invariant}, {embedding}),\n"
     return _SUBMISSION.substitute(
         method=method,
+        name=name or method,
         description=info.description,
         network="ResNet" if backbone == "resnet18" else backbone,
         width=width,
@@ -212,7 +215,7 @@ from iebench.evaluation.submission import EncoderMetadata
 from iebench.training.export import $imports
 
 METADATA = EncoderMetadata(
-    name="$method",
+    name="$name",
     embedding_dim=$embedding,
     resolution=$resolution,
 ${split}    checkpoint=$checkpoint,
@@ -237,7 +240,7 @@ def build_predictor(checkpoint):
 )
 
 
-def run_submission_source(config: TrainConfig) -> str:
+def run_submission_source(config: TrainConfig, name: str | None = None) -> str:
     """The submission of a finished run: its sizes, its final.pth (relative to the run)."""
     return submission_source(
         config.method,
@@ -248,6 +251,7 @@ def run_submission_source(config: TrainConfig) -> str:
         usage=f"iebench evaluate {Path(config.out) / RunFiles(Path()).submission.name}",
         checkpoint=RunFiles(Path()).final.name,
         backbone=config.backbone,
+        name=name,
     )
 
 
