@@ -133,8 +133,10 @@ def test_losses_and_gradients_equal_the_official_code(method):
     parity = parity_module()
     values, grads = parity.iebench_step(parity.seeded_model(method), parity.seeded_inputs())
     assert set(values) == set(OFFICIAL_LOSSES[method])
+    # abs: a hinge near zero (pred_std, 1 - std with std ~ 1) keeps float32's absolute
+    # rounding, not its relative one, and reductions round differently on other CPUs.
     for name, official in OFFICIAL_LOSSES[method].items():
-        assert values[name] == pytest.approx(official, rel=1e-5), name
+        assert values[name] == pytest.approx(official, rel=1e-5, abs=1e-6), name
     assert parity.gradient_norm(grads) == pytest.approx(OFFICIAL_GRADIENT_NORMS[method], rel=1e-5)
 
 

@@ -67,7 +67,7 @@ def test_real_objects_rebuild_a_shapenet_tree_with_textures_from_a_snapshot(tmp_
 
 def test_the_real_set_has_its_models_from_distinct_sources():
     sources = load_benchmark("real_objects").SOURCES
-    assert len(sources) == 14 and len({s.synset for s in sources}) == 12
+    assert len(sources) == 33 and len({s.synset for s in sources}) == 31
     assert len({(s.synset, s.object_id) for s in sources}) == len(sources)
 
 
