@@ -190,6 +190,13 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(rendered_tree, tmp_pa
         load_torch(killed / "heads.pth")["heads"]["predictor.hypernet.weight"],
     )
 
+    # Resuming the finished run again writes none of its outputs (results record their
+    # sha256, and torch.save need not give the same bytes twice).
+    outputs = ("final.pth", "heads.pth", "submission.py")
+    finished = {name: (killed / name).stat().st_mtime_ns for name in outputs}
+    train(config, resume=True)
+    assert {name: (killed / name).stat().st_mtime_ns for name in outputs} == finished
+
 
 def pose_pairs(rng: np.random.Generator, n: int) -> PairBatch:
     """Inputs that show the pose: the flattened rotation matrix of each view plus an object code."""

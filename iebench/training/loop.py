@@ -289,7 +289,11 @@ def _train(
             save_atomic(files.checkpoint, {**state, "history": history})
             write_logs(files, history)
     bar.close()
-    if processes.is_main:
+    # A finished run resumed again keeps its files: results record their sha256.
+    done = start_epoch == config.epochs and all(
+        path.is_file() for path in (files.final, files.heads, files.submission)
+    )
+    if processes.is_main and not done:
         write_final(files, method, config.to_dict())
         write_text_atomic(files.submission, run_submission_source(config))
     return TrainResult(run=files.root, history=history, main=processes.is_main)
