@@ -504,8 +504,10 @@ def test_a_task_the_factor_spec_fixes_is_left_out_and_not_required_on_the_board(
     submission = Submission.from_module(resnet18(width=4, layers=(1, 1, 1, 1)), metadata)
     config = EvalConfig(data=tree, protocol="quick", workers=0, progress=False)
     with pytest.raises(IebenchError, match="the colour task has nothing to predict"):
-        iebench.evaluate(submission, dataclasses.replace(config, tasks=("colour",)))
-    assert not (tmp_path / "cache").exists()
+        iebench.evaluate(
+            submission, dataclasses.replace(config, tasks=("colour",), cache_dir=tmp_path / "c")
+        )
+    assert not (tmp_path / "c").exists()
 
     results = iebench.evaluate(submission, dataclasses.replace(config, cache_dir=tmp_path / "c"))
     assert list(results.scores) == ["classification", "rotation"]
@@ -514,6 +516,19 @@ def test_a_task_the_factor_spec_fixes_is_left_out_and_not_required_on_the_board(
     write_results(results, path)
     board = new_board(tmp_path)
     submit(path, board, dataset_name="pose-only tree")
+
+    def claims(constant: list[str]):  # another encoder's file claiming other constant tasks
+        def change(data: dict) -> None:
+            data["dataset"]["constant_tasks"] = constant
+            data["encoder"].update(name="other", file_sha256="0" * 64)
+
+        return change
+
+    # A file cannot waive a task its track scores, nor call a task without factors constant.
+    with pytest.raises(SubmissionRejected, match=r"constant_tasks \['colour', 'rotation'\] differ"):
+        submit(edit(path, claims(["colour", "rotation"])), board)
+    with pytest.raises(SubmissionRejected, match="expected a list of factor tasks"):
+        submit(edit(path, claims(["classification", "colour"])), board)
     # A file that lacks colour on a tree that varies it is still refused.
     edit(path, lambda data: data["dataset"].update(constant_tasks=[]))
     with pytest.raises(SubmissionRejected, match="scores.colour: missing"):

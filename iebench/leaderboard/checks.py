@@ -143,6 +143,14 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
                 f"encoder.name {encoder['name']!r}: already on this track as {entry.name!r} "
                 f"(results/{entry.path}); give this encoder a distinct name"
             )
+    # One dataset has one set of constant tasks: a file cannot waive a task its track scores.
+    constant = data["dataset"].get("constant_tasks", [])
+    if same_track and constant != same_track[0].data["dataset"].get("constant_tasks", []):
+        problems.append(
+            f"dataset.constant_tasks {constant} differ from this track's "
+            f"{same_track[0].data['dataset'].get('constant_tasks', [])} "
+            f"(results/{same_track[0].path})"
+        )
     if same_track and data["protocol"]["probe"] != same_track[0].data["protocol"]["probe"]:
         problems.append(
             f"protocol.probe {data['protocol']['probe']} differs from this track's "

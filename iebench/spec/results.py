@@ -76,7 +76,7 @@ _SECTIONS: dict[str, dict[str, Any]] = {
 # Fields a section may have (added after schema_version 1 was published).
 _OPTIONAL: dict[str, dict[str, Any]] = {
     "encoder": {"build_seed": (int, None), "git_commit": (str, None)},
-    "dataset": {"render_resolution": (int, None), "constant_tasks": "task names"},
+    "dataset": {"render_resolution": (int, None), "constant_tasks": "constant tasks"},
 }
 _PROBE = {
     "optimizer": str,
@@ -171,9 +171,11 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
             and 0 <= value[0] < value[1]
         )
         return None if ok else f"{where}: expected [start, stop] or null, got {value!r}"
-    if kind == "task names":
-        ok = isinstance(value, list) and all(name in TASKS for name in value)
-        return None if ok else f"{where}: expected a list of task names, got {value!r}"
+    if kind == "constant tasks":  # only a task whose targets come from factors can be constant
+        ok = isinstance(value, list) and all(
+            name in TASKS and TASK_REGISTRY[name].factors for name in value
+        )
+        return None if ok else f"{where}: expected a list of factor tasks, got {value!r}"
     if kind is int and isinstance(value, bool):
         return f"{where}: expected int, got {value!r}"
     if not isinstance(value, kind):
