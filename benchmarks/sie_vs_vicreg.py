@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from iebench.core.io import write_json_atomic, write_text_atomic
+from iebench.core.io import write_json_atomic
 from iebench.core.seeding import numpy_generator
 from iebench.data.dataset import PairsDataset, ViewsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
@@ -67,9 +67,9 @@ from iebench.rendering import RenderConfig, render_objects
 from iebench.spec.factors import ROTATION, FactorSpec, relative_quaternion
 from iebench.spec.results import Results, read_results
 from iebench.training import TrainConfig, build_model
-from iebench.training.export import load_encoder, load_predictor, run_submission_source
+from iebench.training.export import load_encoder, load_predictor, write_run_outputs
 from iebench.training.loop import PairInputs
-from iebench.training.run_files import RunFiles, write_final
+from iebench.training.run_files import RunFiles
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all
@@ -178,8 +178,7 @@ def random_init(args: argparse.Namespace, tree: Path, seed: int) -> list[list[st
             seed=seed,
         ).resolved()
         run.mkdir(parents=True, exist_ok=True)
-        write_final(files, build_model(config), config.to_dict())
-        write_text_atomic(files.submission, run_submission_source(config, name="random-init"))
+        write_run_outputs(files, build_model(config), config, name="random-init")
     return evaluation(args, tree, run, TASKS)
 
 

@@ -25,7 +25,7 @@ from iebench.methods.sie import SIE
 from iebench.models.backbones import backbone_info, build_backbone
 from iebench.models.resnet import load_backbone_weights
 from iebench.training.config import TrainConfig
-from iebench.training.run_files import RunFiles, load_torch
+from iebench.training.run_files import RunFiles, load_torch, write_final
 
 HEADS_NAME = RunFiles(Path()).heads.name
 REFERENCE = {"width": 64, "layers": (2, 2, 2, 2), "resolution": 256}
@@ -238,6 +238,15 @@ def build_predictor(checkpoint):
     return load_predictor(checkpoint, "$method")
 """
 )
+
+
+def write_run_outputs(
+    files: RunFiles, method: nn.Module, config: TrainConfig, name: str | None = None
+) -> None:
+    """What a run exports: final.pth, heads.pth and the submission file (``name``: the
+    encoder's name in results, by default the method's)."""
+    write_final(files, method, config.to_dict())
+    write_text_atomic(files.submission, run_submission_source(config, name))
 
 
 def run_submission_source(config: TrainConfig, name: str | None = None) -> str:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
-from iebench.core.io import remove_stale_temps, write_json_atomic, write_text_atomic
+from iebench.core.io import remove_stale_temps, write_json_atomic
 from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
@@ -32,8 +32,8 @@ from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
 from iebench.training.batchnorm import sync_batch_norm
 from iebench.training.config import TrainConfig
-from iebench.training.export import run_submission_source
-from iebench.training.run_files import RunFiles, load_torch, save_atomic, write_final, write_logs
+from iebench.training.export import write_run_outputs
+from iebench.training.run_files import RunFiles, load_torch, save_atomic, write_logs
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _INIT_STREAM = 0x1A17  # the model-initialisation stream of the seed
@@ -294,8 +294,7 @@ def _train(
         path.is_file() for path in (files.final, files.heads, files.submission)
     )
     if processes.is_main and not done:
-        write_final(files, method, config.to_dict())
-        write_text_atomic(files.submission, run_submission_source(config))
+        write_run_outputs(files, method, config)
     return TrainResult(run=files.root, history=history, main=processes.is_main)
 
 
