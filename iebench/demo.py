@@ -1,9 +1,15 @@
-"""`iebench demo`: the whole pipeline, small: objects, render, train, evaluate, publish.
+"""`iebench demo`: the whole pipeline on a pilot of 3DIEBench-mini: objects, render, train,
+evaluate, publish.
 
-On the built-in objects it renders a small dataset (preview preset), trains
-SIE and VICReg briefly, evaluates both under the quick protocol, submits them to
-a demo board and builds it. Every stage resumes: a second run reuses what the
-first one finished. Sized to finish within 15 minutes on 2 CPU cores.
+On the built-in objects of the mini track's 4 posed categories it renders the track's
+pose-only views (``iebench.spec.tracks.MINI_PILOT``: 40 objects per category, 12 views,
+64 px), trains SIE, VICReg and an equivariant-by-prediction method (``predict-rotation3d``)
+with the track's settings, writes the untrained backbone as a fourth entry, evaluates each
+under the reference protocol, submits them to a demo board and builds it. The board's table
+puts the reference levels (chance, the constant predictor) under the scores. Runs go
+``jobs`` at a time in their own processes, one thread each (on 2 cores this beats one run on
+2 threads). Every stage resumes: a second run reuses what the first one finished. Sized to
+finish within 15 minutes on 2 CPU cores, set-up included.
 
     <out>/objects/          the built-in objects (ShapeNetCore v2 layout)
     <out>/3DIEBench/        the rendered dataset
@@ -14,34 +20,40 @@ first one finished. Sized to finish within 15 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
+from iebench.spec.tracks import MINI_PILOT
 
-DEMO_DATASET_NAME = "built-in objects (demo render)"
+TRACK = MINI_PILOT
+DEMO_DATASET_NAME = f"{TRACK.name} (built-in objects, pose-only factors, {TRACK.resolution} px)"
 RENDER_PRESET = "preview"
-PROTOCOL = "quick"
+PROTOCOL = "reference"
+# The untrained backbone's entry: what the architecture scores before any training.
+RANDOM_INIT = "random-init"
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """The demo's sizes; the defaults fit the 15-minute budget on 2 CPU cores."""
+    """The demo's sizes (the rest is the track's); the defaults fit the 15-minute budget
+    on 2 CPU cores."""
 
     out: Path = Path("demo")
-    per_class: int = 4  # built-in objects per category (15 categories); 2 or more: both splits
-    views: int = 12
+    per_class: int = TRACK.per_class  # objects per category (4); 2 or more: both splits
+    views: int = TRACK.views
+    epochs: int = TRACK.epochs
     seed: int = 0
-    methods: tuple[str, ...] = ("sie", "vicreg")
-    epochs: int = 30
-    batch_size: int = 16
-    width: int = 32  # ResNet width: a 256-d representation
-    layers: tuple[int, ...] = (1, 1, 1, 1)
-    projector: tuple[int, ...] = (512, 512, 512)
+    # SIE, the invariant baseline, and one equivariant-by-prediction method (E-SSL).
+    methods: tuple[str, ...] = ("sie", "vicreg", "predict-rotation3d")
+    jobs: int = 2  # runs at a time, each in its own process
     render_workers: int = 2
     progress: bool = True
 
@@ -51,7 +63,7 @@ class DemoConfig:
         object.__setattr__(self, "out", Path(self.out))
         problems = [
             f"{name} must be >= {low}, got {getattr(self, name)}"
-            for name, low in (("per_class", 2), ("views", 2), ("epochs", 1), ("batch_size", 2))
+            for name, low in (("per_class", 2), ("views", 2), ("epochs", 1), ("jobs", 1))
             if getattr(self, name) < low
         ]
         problems += [f"unknown method {m!r}" for m in self.methods if m not in METHODS]
@@ -59,7 +71,7 @@ class DemoConfig:
             raise IebenchError(f"demo config: {'; '.join(problems)}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "out": str(self.out)}
+        return {**asdict(self), "out": str(self.out), "track": asdict(TRACK)}
 
 
 @dataclass(frozen=True)
@@ -72,22 +84,80 @@ class DemoReport:
     seconds: float
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One entry of the demo: trained with the track's settings (or left untrained), then
+    evaluated; run in a worker process."""
+
+    method: str  # a method name, or RANDOM_INIT
+    data: Path
+    out: Path
+    results: Path
+    cache: Path
+    epochs: int
+    batch_size: int
+    seed: int
+    threads: int
+
+
+def _train_and_evaluate(run: _Run) -> Path:
+    import torch
+
+    from iebench.evaluation.config import EvalConfig
+    from iebench.evaluation.run import evaluate
+    from iebench.spec.results import write_results
+    from iebench.training.config import TrainConfig
+    from iebench.training.export import write_run_outputs
+    from iebench.training.loop import build_model, train
+    from iebench.training.run_files import RunFiles
+
+    torch.set_num_threads(run.threads)
+    untrained = run.method == RANDOM_INIT
+    config = TrainConfig(
+        method="vicreg" if untrained else run.method,
+        data=run.data,
+        out=run.out,
+        epochs=run.epochs,
+        batch_size=run.batch_size,
+        resolution=TRACK.resolution,
+        width=TRACK.width,
+        layers=TRACK.layers,
+        projector=TRACK.projector,
+        weights=TRACK.weights.get(run.method, {}),
+        seed=run.seed,
+        workers=0,
+        device="cpu",
+        progress=False,
+    )
+    files = RunFiles(run.out)
+    if untrained:
+        if not files.submission.is_file():
+            run.out.mkdir(parents=True, exist_ok=True)
+            resolved = config.resolved()
+            write_run_outputs(files, build_model(resolved), resolved, name=RANDOM_INIT)
+    else:
+        train(config, resume=True)
+    evaluation = EvalConfig(
+        data=run.data, protocol=PROTOCOL, cache_dir=run.cache, device="cpu", workers=0,
+        progress=False,
+    )  # fmt: skip
+    write_results(evaluate(files.submission, evaluation), run.results)
+    return run.results
+
+
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoReport:
     """Run every stage, saying what happens; returns where the outputs are."""
     from iebench.data.tree import TreeIndex, require_objects
-    from iebench.evaluation.config import EvalConfig
-    from iebench.evaluation.run import evaluate
     from iebench.leaderboard import build, show, submit
     from iebench.objects import make_object_set
     from iebench.rendering import RenderConfig, render_objects
     from iebench.spec.layout import SPLITS
-    from iebench.spec.results import write_results
-    from iebench.training.config import TrainConfig
-    from iebench.training.loop import train
+    from iebench.spec.results import read_results
 
     started = time.perf_counter()
     out = config.out
-    stages = 4 + len(config.methods) * 2
+    names = (*config.methods, RANDOM_INIT)
+    stages = 4 + len(names)
     stage = iter(range(1, stages + 1))
 
     def step(text: str) -> None:
@@ -96,16 +166,23 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "demo.json", config.to_dict())
 
-    step(f"built-in objects: {config.per_class} per category -> {out / 'objects'}")
-    objects = make_object_set(out / "objects", config.per_class, seed=config.seed)
+    step(f"built-in objects: {config.per_class} per category of {', '.join(TRACK.categories)}")
+    objects = make_object_set(
+        out / "objects", config.per_class, seed=config.seed, categories=TRACK.categories
+    )
 
-    step(f"render {config.views} views per object ({RENDER_PRESET} preset) -> {out / '3DIEBench'}")
+    step(
+        f"render {config.views} views per object ({TRACK.factors} factors, {RENDER_PRESET} "
+        f"preset, {TRACK.resolution} px) -> {out / '3DIEBench'}"
+    )
     render = RenderConfig(
         out=out / "3DIEBench",
         objects=objects,
         views=config.views,
         seed=config.seed,
         preset=RENDER_PRESET,
+        resolution=TRACK.resolution,
+        factors=TRACK.factors,
         workers=config.render_workers,
         progress=config.progress,
     )
@@ -117,34 +194,39 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
         require_objects(TreeIndex.load(render.out, split))
 
     # A tiny demo may have fewer training objects than the batch: one batch per epoch then.
-    batch_size = min(config.batch_size, report.splits["train"]["objects"])
+    batch_size = min(TRACK.batch_size, report.splits["train"]["objects"])
+    runs = [
+        _Run(
+            method=name,
+            data=render.out,
+            out=out / "runs" / name,
+            results=out / "results" / f"{name}.json",
+            cache=out / "cache",
+            epochs=config.epochs,
+            batch_size=batch_size,
+            seed=config.seed,
+            threads=max(1, (os.cpu_count() or 1) // config.jobs),
+        )
+        for name in names
+    ]
+    say(
+        f"train {', '.join(config.methods)} ({config.epochs} epochs, batch {batch_size}, "
+        f"ResNet width {TRACK.width}) and evaluate them and the untrained backbone "
+        f"({PROTOCOL} protocol), {config.jobs} at a time"
+    )
+    # Spawned, not forked: torch's thread pools do not survive a fork.
+    context = multiprocessing.get_context("spawn")
     results: dict[str, Path] = {}
-    for method in config.methods:
-        run = out / "runs" / method
-        step(f"train {method}: {config.epochs} epochs -> {run}")
-        train(
-            TrainConfig(
-                method=method,
-                data=render.out,
-                out=run,
-                epochs=config.epochs,
-                batch_size=batch_size,
-                resolution=render.settings.resolution,
-                width=config.width,
-                layers=config.layers,
-                projector=config.projector,
-                seed=config.seed,
-                workers=1,
-                progress=config.progress,
-            ),
-            resume=True,
-        )
-        step(f"evaluate {method} ({PROTOCOL} protocol)")
-        evaluation = EvalConfig(
-            data=render.out, protocol=PROTOCOL, cache_dir=out / "cache", progress=config.progress
-        )
-        results[method] = out / "results" / f"{method}.json"
-        write_results(evaluate(run / "submission.py", evaluation), results[method])
+    with ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
+        pending = {pool.submit(_train_and_evaluate, run): run.method for run in runs}
+        for done in as_completed(pending):
+            name = pending[done]
+            results[name] = done.result()
+            scores = read_results(results[name]).scores
+            top1 = scores["classification"]["full"]["top1"].mean
+            r2 = scores["rotation"]["full"]["r2"].mean
+            step(f"{name}: top-1 {top1:.1f} %, rotation R^2 {r2:.3f}")
+    results = {name: results[name] for name in names}
 
     board = out / "board"
     step(f"submit {len(results)} results to a fresh demo board -> {board}")
