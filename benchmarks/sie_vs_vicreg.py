@@ -68,9 +68,8 @@ from iebench.spec.factors import ROTATION, FactorSpec, relative_quaternion
 from iebench.spec.results import Results, read_results
 from iebench.spec.tracks import MINI, POSED_CATEGORIES
 from iebench.training import TrainConfig, build_model
-from iebench.training.export import load_encoder, load_predictor, write_run_outputs
-from iebench.training.loop import PairInputs
-from iebench.training.run_files import RunFiles
+from iebench.training.export import load_encoder, load_predictor
+from iebench.training.loop import UNTRAINED, PairInputs, write_untrained_run
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all
@@ -159,25 +158,17 @@ def run_all(steps: list[list[str]], threads: int) -> None:
 
 
 def random_init_dir(args: argparse.Namespace, tree: Path, seed: int) -> Path:
-    return args.out / "runs" / tree.name / f"random-init-w{args.width}-s{seed}"
+    return args.out / "runs" / tree.name / f"{UNTRAINED}-w{args.width}-s{seed}"
 
 
 def random_init(args: argparse.Namespace, tree: Path, seed: int) -> list[list[str]]:
     """The floor: a run folder with the backbone a seed-``seed`` run starts from, untrained,
     as weights and a submission file like every trained run's; then its evaluation."""
     run = random_init_dir(args, tree, seed)
-    files = RunFiles(run)
-    if not files.submission.is_file():
-        config = TrainConfig(
-            method="vicreg",
-            data=tree,
-            out=run,
-            width=args.width,
-            resolution=args.resolution,
-            seed=seed,
-        ).resolved()
-        run.mkdir(parents=True, exist_ok=True)
-        write_run_outputs(files, build_model(config), config, name="random-init")
+    config = TrainConfig(
+        method="vicreg", data=tree, out=run, width=args.width, resolution=args.resolution, seed=seed
+    )
+    write_untrained_run(config)
     return evaluation(args, tree, run, TASKS)
 
 
@@ -478,7 +469,7 @@ def publish(args: argparse.Namespace, tree: Path, board: Path) -> None:
         for method in (*METHODS, *BOARD_METHODS)
         for seed in range(args.seeds)
     ]
-    runs += [(random_init_dir(args, tree, s), f"random-init seed {s}") for s in range(args.seeds)]
+    runs += [(random_init_dir(args, tree, s), f"{UNTRAINED} seed {s}") for s in range(args.seeds)]
     on_board = {(entry.track, entry.name) for entry in load_board(board).entries}
     for run, name in runs:
         data = json.loads((run / "results.json").read_text())

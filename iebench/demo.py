@@ -21,7 +21,6 @@ finish within 15 minutes on 2 CPU cores, set-up included.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.spec.tracks import MINI_PILOT
@@ -37,8 +37,6 @@ TRACK = MINI_PILOT
 DEMO_DATASET_NAME = f"{TRACK.name} (built-in objects, pose-only factors, {TRACK.resolution} px)"
 RENDER_PRESET = "preview"
 PROTOCOL = "reference"
-# The untrained backbone's entry: what the architecture scores before any training.
-RANDOM_INIT = "random-init"
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class _Run:
     """One entry of the demo: trained with the track's settings (or left untrained), then
     evaluated; run in a worker process."""
 
-    method: str  # a method name, or RANDOM_INIT
+    method: str  # a method name, or UNTRAINED (the backbone left as initialised)
     data: Path
     out: Path
     results: Path
@@ -107,12 +105,11 @@ def _train_and_evaluate(run: _Run) -> Path:
     from iebench.evaluation.run import evaluate
     from iebench.spec.results import write_results
     from iebench.training.config import TrainConfig
-    from iebench.training.export import write_run_outputs
-    from iebench.training.loop import build_model, train
+    from iebench.training.loop import UNTRAINED, train, write_untrained_run
     from iebench.training.run_files import RunFiles
 
     torch.set_num_threads(run.threads)
-    untrained = run.method == RANDOM_INIT
+    untrained = run.method == UNTRAINED
     config = TrainConfig(
         method="vicreg" if untrained else run.method,
         data=run.data,
@@ -129,14 +126,7 @@ def _train_and_evaluate(run: _Run) -> Path:
         device="cpu",
         progress=False,
     )
-    files = RunFiles(run.out)
-    if untrained:
-        if not files.submission.is_file():
-            run.out.mkdir(parents=True, exist_ok=True)
-            resolved = config.resolved()
-            write_run_outputs(files, build_model(resolved), resolved, name=RANDOM_INIT)
-    else:
-        train(config, resume=True)
+    files = write_untrained_run(config) if untrained else RunFiles(train(config, resume=True).run)
     evaluation = EvalConfig(
         data=run.data, protocol=PROTOCOL, cache_dir=run.cache, device="cpu", workers=0,
         progress=False,
@@ -153,10 +143,11 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     from iebench.rendering import RenderConfig, render_objects
     from iebench.spec.layout import SPLITS
     from iebench.spec.results import read_results
+    from iebench.training.loop import UNTRAINED
 
     started = time.perf_counter()
     out = config.out
-    names = (*config.methods, RANDOM_INIT)
+    names = (*config.methods, UNTRAINED)
     stages = 4 + len(names)
     stage = iter(range(1, stages + 1))
 
@@ -205,7 +196,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
             epochs=config.epochs,
             batch_size=batch_size,
             seed=config.seed,
-            threads=max(1, (os.cpu_count() or 1) // config.jobs),
+            threads=cores_per_process(config.jobs),
         )
         for name in names
     ]

@@ -246,3 +246,20 @@ def test_partial_last_batch_is_kept_by_default_as_the_official_loop(rendered_tre
     official = dataclasses.replace(config, covariance_divisor="batch-size").resolved()
     assert official.method_spec().covariance_rows == 3
     assert config.resolved().method_spec().covariance_rows is None
+
+
+def test_an_untrained_run_is_written_once_with_the_seeds_initial_backbone(tmp_path):
+    """The floor entry of the demo and the mini track: a run folder like a trained run's,
+    holding the backbone a seed-3 run starts from, named random-init; never rewritten."""
+    from iebench.training.loop import write_untrained_run
+
+    config = TrainConfig(method="vicreg", data=tmp_path, out=tmp_path / "run", width=8, seed=3)
+    files = write_untrained_run(config)
+    assert '    name="random-init",' in files.submission.read_text().splitlines()
+    weights = torch.load(files.final, map_location="cpu", weights_only=True)
+    initial = build_model(config.resolved()).backbone.state_dict()
+    assert weights.keys() == initial.keys()
+    assert all(torch.equal(weights[key], initial[key]) for key in initial)
+    written = files.final.stat().st_mtime_ns, files.submission.stat().st_mtime_ns
+    write_untrained_run(config)
+    assert (files.final.stat().st_mtime_ns, files.submission.stat().st_mtime_ns) == written

@@ -12,6 +12,12 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def cores_per_process(processes: int) -> int:
+    """Threads each of ``processes`` concurrent processes gets: the usable cores shared
+    evenly, at least one."""
+    return max(1, usable_cores() // processes)
+
+
 def default_workers(cap: int) -> int:
     """Loading processes by default: one fewer than the usable cores (the main process
     works too), at most ``cap``; so never more than the cores, which torch warns about."""

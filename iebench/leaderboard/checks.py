@@ -145,10 +145,10 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
             )
     # One dataset has one set of constant tasks: a file cannot waive a task its track scores.
     constant = data["dataset"].get("constant_tasks", [])
-    if same_track and constant != same_track[0].data["dataset"].get("constant_tasks", []):
+    track_constant = same_track[0].data["dataset"].get("constant_tasks", []) if same_track else []
+    if same_track and constant != track_constant:
         problems.append(
-            f"dataset.constant_tasks {constant} differ from this track's "
-            f"{same_track[0].data['dataset'].get('constant_tasks', [])} "
+            f"dataset.constant_tasks {constant} differ from this track's {track_constant} "
             f"(results/{same_track[0].path})"
         )
     if same_track and data["protocol"]["probe"] != same_track[0].data["protocol"]["probe"]:

@@ -3,11 +3,11 @@ the dataset manifest."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 
+from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.rendering.meshcheck import MAX_FACES
 from iebench.rendering.presets import RenderSettings, preset_settings
@@ -127,7 +127,7 @@ class RenderConfig:
     def threads_per_worker(self) -> int:
         if self.threads:
             return self.threads
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        return cores_per_process(self.workers)
 
     def to_dict(self) -> dict:
         data = {}

@@ -72,6 +72,22 @@ def build_model(config: TrainConfig) -> Method:
         return build_method(config.method, backbone, config.method_spec())
 
 
+# The encoder name of an untrained run's submission.
+UNTRAINED = "random-init"
+
+
+def write_untrained_run(config: TrainConfig) -> RunFiles:
+    """A run folder holding the backbone a run of ``config`` starts from, untrained, with
+    the weights and submission file of a trained run (a floor to evaluate beside it).
+    Written once: a run folder already holding its submission is left as it is."""
+    files = RunFiles(Path(config.out))
+    if not files.submission.is_file():
+        files.root.mkdir(parents=True, exist_ok=True)
+        resolved = config.resolved()
+        write_run_outputs(files, build_model(resolved), resolved, name=UNTRAINED)
+    return files
+
+
 def _resolve(config: TrainConfig, device: torch.device) -> TrainConfig:
     config = config.resolved()
     if config.precision == "auto":
