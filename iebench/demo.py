@@ -20,6 +20,7 @@ finish within 15 minutes on 2 CPU cores, set-up included.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import shutil
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
+from iebench.core.locks import Locked, hold
 from iebench.spec.tracks import MINI_PILOT
 
 TRACK = MINI_PILOT
@@ -135,8 +137,28 @@ def _train_and_evaluate(run: _Run) -> Path:
     return run.results
 
 
+# Held while a demo writes its folder: its stages share runs and a board that two demos
+# would write at once.
+DEMO_LOCK_NAME = "demo.lock"
+
+
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoReport:
-    """Run every stage, saying what happens; returns where the outputs are."""
+    """Run every stage, saying what happens; returns where the outputs are. A second demo
+    into the same folder while one runs is refused in one line naming the holder."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(hold(config.out / DEMO_LOCK_NAME))
+        except Locked as error:
+            raise IebenchError(
+                f"{config.out}: another demo is running in this folder "
+                f"({error.holder or 'another process'}); wait for it to end or choose another "
+                "--out"
+            ) from None
+        return _run_stages(config, say)
+
+
+def _run_stages(config: DemoConfig, say: Callable[[str], None]) -> DemoReport:
     from iebench.data.tree import TreeIndex, require_objects
     from iebench.leaderboard import build, show, submit
     from iebench.objects import make_object_set
@@ -154,7 +176,6 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     def step(text: str) -> None:
         say(f"[{next(stage)}/{stages} {time.perf_counter() - started:6.0f} s] {text}")
 
-    out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "demo.json", config.to_dict())
 
     step(f"built-in objects: {config.per_class} per category of {', '.join(TRACK.categories)}")

@@ -90,3 +90,15 @@ def test_demo_config_is_checked_once():
         DemoConfig(views=1, jobs=0)
     with pytest.raises(IebenchError, match="unknown method 'byol'"):
         DemoConfig(methods=("sie", "byol"))
+
+
+def test_a_second_demo_into_a_running_demos_folder_is_refused(tmp_path):
+    from iebench.core.locks import hold
+    from iebench.demo import DEMO_LOCK_NAME
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    refused = pytest.raises(IebenchError, match=r"demo: another demo is running in this folder")
+    with hold(out / DEMO_LOCK_NAME), refused:  # a demo running in this folder
+        run_demo(DemoConfig(out=out, per_class=2, views=3, epochs=1, progress=False))
+    assert sorted(path.name for path in out.iterdir()) == [DEMO_LOCK_NAME]  # nothing written

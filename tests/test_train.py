@@ -263,3 +263,20 @@ def test_an_untrained_run_is_written_once_with_the_seeds_initial_backbone(tmp_pa
     written = files.final.stat().st_mtime_ns, files.submission.stat().st_mtime_ns
     write_untrained_run(config)
     assert (files.final.stat().st_mtime_ns, files.submission.stat().st_mtime_ns) == written
+
+
+def test_a_run_being_written_refuses_a_second_run_into_its_folder(rendered_tree, tmp_path):
+    """Two runs resumed into one folder would interleave checkpoints: the second is refused
+    in one line naming the folder and the holder, and the first run's files are untouched."""
+    from iebench.core.locks import hold
+    from iebench.training.loop import RUN_LOCK_NAME
+
+    config = tiny_config(rendered_tree, tmp_path / "run", method="vicreg", epochs=1)
+    train(config)
+    written = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}
+    refused = pytest.raises(IebenchError, match=r"run: another training run is writing this run")
+    with hold(tmp_path / "run" / RUN_LOCK_NAME), refused:  # a run writing this folder
+        train(dataclasses.replace(config, epochs=2), resume=True)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()} == written
+    # Once it has ended the run resumes as usual.
+    assert len(train(dataclasses.replace(config, epochs=2), resume=True).history) == 2

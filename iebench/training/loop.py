@@ -9,6 +9,7 @@ the last bits).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
 from iebench.core.io import remove_stale_temps, write_json_atomic
+from iebench.core.locks import Locked, hold
 from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
@@ -58,9 +60,28 @@ def train(
     """
     processes = distributed.start(config.device)
     try:
-        return _train(config, resume, processes, given)
+        with contextlib.ExitStack() as held:  # the run's lock, once taken
+            return _train(config, resume, processes, given, held)
     finally:
         distributed.stop(processes)
+
+
+# Held by the process writing a run folder: two runs resumed into one folder would
+# interleave their checkpoints, and each would delete the other's temporary files.
+RUN_LOCK_NAME = "train.lock"
+
+
+def _lock_run(files: RunFiles, held: contextlib.ExitStack) -> None:
+    """Lock ``files.root`` (creating it) until ``held`` closes; refuse in one line naming
+    the holder."""
+    files.root.mkdir(parents=True, exist_ok=True)
+    try:
+        held.enter_context(hold(files.root / RUN_LOCK_NAME))
+    except Locked as error:
+        raise IebenchError(
+            f"{files.root}: another training run is writing this run "
+            f"({error.holder or 'another process'}); wait for it to end or choose another --out"
+        ) from None
 
 
 def build_model(config: TrainConfig) -> Method:
@@ -247,9 +268,15 @@ def _train(
     resume: bool,
     processes: distributed.Processes,
     given: Collection[str] | None,
+    held: contextlib.ExitStack,
 ) -> TrainResult:
     device = processes.device
     files = RunFiles(Path(config.out))
+    # An existing run folder is locked before its state is read; a new one is made (and
+    # locked) only once the data has been checked, so a refused run leaves nothing.
+    locked = processes.is_main and files.root.is_dir()
+    if locked:
+        _lock_run(files, held)
     if not resume and (files.checkpoint.exists() or files.config.exists()):
         raise IebenchError(
             f"{files.root}: already holds a run; pass --resume to continue it "
@@ -259,11 +286,12 @@ def _train(
     if stored is not None and given is not None:
         config = config.resumed_from(stored.config, given)
     config = _resolve(config, device)
-    files = RunFiles(Path(config.out))
+    loader = _loader(config, processes)  # checks the data before anything is written
     if processes.is_main:
+        if not locked:
+            _lock_run(files, held)
         remove_stale_temps(files.root)  # what a killed run was writing
     state = _previous_state(files, config, stored)
-    loader = _loader(config, processes)  # checks the data before anything is written
     distributed.barrier(processes)  # every process has looked before rank 0 writes
     if processes.is_main:
         write_json_atomic(files.config, config.to_dict())
