@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[render,test,distributed]" "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[render,test,distributed,docs,tensorboard]" "$(TORCH)"
 	touch $(STAMP)
 
 lint: $(STAMP)

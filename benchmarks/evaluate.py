@@ -32,8 +32,8 @@ from iebench.evaluation import PROTOCOLS, EvalConfig, ProbeSettings, evaluate
 from iebench.evaluation.probes import HIDDEN, generator, make_probe
 from iebench.evaluation.submission import EncoderMetadata, Submission
 from iebench.models.resnet import resnet18
-from iebench.spec.layout import split_files
-from iebench.spec.taxonomy import NUM_CLASSES
+from iebench.protocol.layout import split_files
+from iebench.protocol.taxonomy import NUM_CLASSES
 
 REFERENCE_EPOCHS = 300
 PUBLISHED_VIEWS = 50

@@ -26,8 +26,8 @@ from iebench.data.dataset import PairsDataset
 from iebench.data.pack import pack_split
 from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
 from iebench.data.tree import TreeIndex
-from iebench.spec.factors import relative_quaternion
-from iebench.spec.layout import split_files
+from iebench.protocol.factors import relative_quaternion
+from iebench.protocol.layout import split_files
 
 
 class StraightforwardPairs(Dataset):

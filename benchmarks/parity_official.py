@@ -23,7 +23,7 @@ the official code), runs both on the same seeded batch, and prints
 - the official pair quaternion (scipy ``r_i.inv() * r_j`` under the installed
   scipy) against iebench's.
 
-tests/test_official.py pins the official values this printed, so CI checks
+tests/training/test_official.py pins the official values this printed, so CI checks
 iebench against them without the official code.
 """
 
@@ -49,7 +49,7 @@ from torch import nn
 from iebench.evaluation import metrics
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.resnet import resnet18
-from iebench.spec.factors import relative_quaternion
+from iebench.protocol.factors import relative_quaternion
 from iebench.training.config import TrainConfig
 
 BATCH = 8

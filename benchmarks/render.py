@@ -36,11 +36,11 @@ from iebench.core.errors import IebenchError
 from iebench.data.preprocess import MEAN, STD
 from iebench.objects import builtin_objects
 from iebench.objects.shapenet import ShapeNetObject, discover
+from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.render.scene import BlenderScene
 from iebench.rendering.presets import PRESETS, RenderSettings
 from iebench.rendering.scene import STAGE, describe_view
 from iebench.rendering.views import render_seed
-from iebench.spec.factors import FactorSpec, sample_view
 
 SEED = 0
 # The naive pipelines: default settings, but a fresh scene and model load for every view,

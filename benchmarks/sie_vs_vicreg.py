@@ -25,7 +25,7 @@ and is reused when the script runs again. ``--board DIR`` also trains SimCLR and
 the bound for every seed and submits every run (and each seed's random init) to
 that board as "<method> seed <k>".
 
-The verdict checks the claim part by part (issue 17's criteria): the bound beats
+The verdict checks the claim part by part: the bound beats
 the constant predictor by 0.3; every method's top-1 is 3x chance; SIE's predictor
 uses the rotation (validation error with the pair's own rotation at most 0.8x that
 with another pair's, in every seed; MRR 1.5x chance); SIE's rotation R^2 beats
@@ -63,10 +63,10 @@ from iebench.leaderboard.track import Track
 from iebench.methods.base import PairBatch
 from iebench.objects import builtin_objects
 from iebench.objects.objectset import cache_dir
+from iebench.protocol.factors import ROTATION, FactorSpec, relative_quaternion
+from iebench.protocol.results import Results, read_results
+from iebench.protocol.tracks import MINI, POSED_CATEGORIES
 from iebench.rendering import RenderConfig, render_objects
-from iebench.spec.factors import ROTATION, FactorSpec, relative_quaternion
-from iebench.spec.results import Results, read_results
-from iebench.spec.tracks import MINI, POSED_CATEGORIES
 from iebench.training import TrainConfig, build_model
 from iebench.training.export import load_encoder, load_predictor
 from iebench.training.loop import UNTRAINED, PairInputs, write_untrained_run
@@ -309,7 +309,7 @@ TRACKS = {
         "seeds": MINI.seeds,
     },
 }
-# The claim's thresholds (issue 17): the bound beats the constant predictor by this much;
+# The claim's thresholds: the bound beats the constant predictor by this much;
 # every method's top-1 is this many times chance; SIE's predictor error with the true
 # rotation is at most this fraction of that with a shuffled one and its MRR this many times
 # chance; SIE beats VICReg in every seed by more than this many seed-to-seed stds.

@@ -2,7 +2,7 @@
 evaluate, publish.
 
 On the built-in objects of the mini track's 4 posed categories it renders the track's
-pose-only views (``iebench.spec.tracks.MINI_PILOT``: 40 objects per category, 12 views,
+pose-only views (``iebench.protocol.tracks.MINI_PILOT``: 40 objects per category, 12 views,
 64 px), trains SIE, VICReg and an equivariant-by-prediction method (``predict-rotation3d``)
 with the track's settings, writes the untrained backbone as a fourth entry, evaluates each
 under the reference protocol, submits them to a demo board and builds it. The board's table
@@ -33,7 +33,7 @@ from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.core.locks import Locked, hold
-from iebench.spec.tracks import MINI_PILOT
+from iebench.protocol.tracks import MINI_PILOT
 
 TRACK = MINI_PILOT
 DEMO_DATASET_NAME = f"{TRACK.name} (built-in objects, pose-only factors, {TRACK.resolution} px)"
@@ -105,7 +105,7 @@ def _train_and_evaluate(run: _Run) -> Path:
 
     from iebench.evaluation.config import EvalConfig
     from iebench.evaluation.run import evaluate
-    from iebench.spec.results import write_results
+    from iebench.protocol.results import write_results
     from iebench.training.config import TrainConfig
     from iebench.training.loop import UNTRAINED, train, write_untrained_run
     from iebench.training.run_files import RunFiles
@@ -162,9 +162,9 @@ def _run_stages(config: DemoConfig, say: Callable[[str], None]) -> DemoReport:
     from iebench.data.tree import TreeIndex, require_objects
     from iebench.leaderboard import build, show, submit
     from iebench.objects import make_object_set
+    from iebench.protocol.layout import SPLITS
+    from iebench.protocol.results import read_results
     from iebench.rendering import RenderConfig, render_objects
-    from iebench.spec.layout import SPLITS
-    from iebench.spec.results import read_results
     from iebench.training.loop import UNTRAINED
 
     started = time.perf_counter()

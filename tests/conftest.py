@@ -12,26 +12,15 @@ RENDERED_VIEWS = 4
 RENDERED_RESOLUTION = 32
 
 
-# Markers by what a test needs beyond Python and torch (pyproject.toml lists them);
-# `make test-fast` leaves these out, `make test` and CI run everything.
-MODULE_MARKERS: dict[str, tuple[str, ...]] = {
-    "test_render": ("blender",),
-    "test_render_ray": ("blender", "ray"),
-    "test_leaderboard_demo": ("blender", "slow"),
-    "test_leaderboard_browser": ("browser",),
-    "test_evaluate_distributed": ("distributed",),
-    "test_train_distributed": ("distributed",),
-    "test_study": ("slow",),
-}
-
-
+# Markers by what a test needs beyond Python and torch (pyproject.toml lists them) are declared in
+# each file (`pytestmark`); a test that asks for the Blender-rendered tree is marked here, whatever
+# its file. `make test-fast` leaves these out, `make test` and CI run everything.
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        names = MODULE_MARKERS.get(item.module.__name__.rsplit(".", 1)[-1], ())
-        if "rendered_tree" in getattr(item, "fixturenames", ()):
-            names = (*names, "blender")  # the session's tree is rendered by Blender
-        for name in dict.fromkeys(names):
-            item.add_marker(name)
+        if "rendered_tree" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "blender"
+        ):
+            item.add_marker("blender")
 
 
 @pytest.fixture(scope="session")

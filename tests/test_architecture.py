@@ -1,6 +1,6 @@
 """The package's boundaries (docs/architecture.md), held by reading every import.
 
-core/ and spec/ are the bottom: they import nothing above them, and no torch (but for
+core/ and protocol/ are the bottom: they import nothing above them, and no torch (but for
 core/processes.py, the distributed helpers).
 Only render/ (iebench.render) imports bpy. The harness (evaluation/) never
 imports training/ or rendering/; the leaderboard never imports torch; and
@@ -23,17 +23,17 @@ BLENDER_SIDE = ROOT / "render"
 # room -> the rooms of iebench it may import (directly).
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
-    "spec": {"core", "spec"},
-    "objects": {"core", "spec", "objects"},
+    "protocol": {"core", "protocol"},
+    "objects": {"core", "protocol", "objects"},
     # the orchestration writes split files (data.splits) and hosts the Blender side in Ray actors
-    "rendering": {"core", "spec", "objects", "data", "rendering", "render"},
-    "data": {"core", "spec", "data"},
-    "evaluation": {"core", "spec", "data", "evaluation"},
-    "models": {"core", "spec", "models"},
-    "methods": {"core", "spec", "data", "models", "methods"},
-    "leaderboard": {"core", "spec", "leaderboard"},
-    "training": {"core", "spec", "data", "models", "methods", "evaluation", "training"},
-    "studies": {"core", "spec", "data", "models", "methods", "evaluation", "studies"},
+    "rendering": {"core", "protocol", "objects", "data", "rendering", "render"},
+    "data": {"core", "protocol", "data"},
+    "evaluation": {"core", "protocol", "data", "evaluation"},
+    "models": {"core", "protocol", "models"},
+    "methods": {"core", "protocol", "data", "models", "methods"},
+    "leaderboard": {"core", "protocol", "leaderboard"},
+    "training": {"core", "protocol", "data", "models", "methods", "evaluation", "training"},
+    "studies": {"core", "protocol", "data", "models", "methods", "evaluation", "studies"},
 }
 
 
@@ -89,7 +89,7 @@ def test_only_the_blender_side_imports_bpy():
 def test_spec_and_core_import_no_torch():
     """Torch-free contracts; core's only torch module is the process helpers."""
     core = [p for p in _files(PACKAGE / "core") if p.name != "processes.py"]
-    for path in _files(PACKAGE / "spec") + core:
+    for path in _files(PACKAGE / "protocol") + core:
         top_level = [
             node
             for node in ast.parse(path.read_text(encoding="utf-8")).body
@@ -127,7 +127,10 @@ def _loaded_after(code: str) -> set[str]:
         ("import iebench.evaluation.run, iebench.cli.evaluate", ("iebench.training", "bpy")),
         ("import iebench.evaluation.run", ("iebench.rendering", "iebench.methods")),
         ("import iebench.leaderboard, iebench.cli.leaderboard", ("torch",)),
-        ("import iebench.spec.results, iebench.spec.tasks, iebench.spec.factors", ("torch",)),
+        (
+            "import iebench.protocol.results, iebench.protocol.tasks, iebench.protocol.factors",
+            ("torch",),
+        ),
         ("import iebench.cli; iebench.cli.cli.list_commands(None)", ("torch", "bpy")),
     ],
 )

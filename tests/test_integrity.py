@@ -1,4 +1,4 @@
-"""Nothing lost, nothing silently wrong (issue 14): outputs checked before any work, results
+"""Nothing lost, nothing silently wrong: outputs checked before any work, results
 never replaced silently, empty splits refused, encoder faults named, repeatable builds,
 resumes from the stored config, resolution mismatches refused, draws pinned."""
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from handbuilt import build_tree
+from helpers.handbuilt import build_tree
 
 from iebench.cli import cli
 from iebench.core.errors import IebenchError
@@ -26,7 +26,7 @@ from iebench.evaluation.probes import make_probe, train_probe
 from iebench.evaluation.submission import load_submission
 from iebench.evaluation.tasks import random_pairs, random_views
 from iebench.leaderboard.track import Track
-from iebench.spec.layout import split_files
+from iebench.protocol.layout import split_files
 
 # A tiny encoder whose weights come from torch's global generator (nn.Linear's default
 # initialisation), as a submission's usually do; FAULT post-processes the features.

@@ -12,8 +12,8 @@ from iebench.core.io import check_output
 from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig
 from iebench.evaluation.run import evaluate as run_evaluation
-from iebench.spec.results import format_table, write_results
-from iebench.spec.tasks import TASKS
+from iebench.protocol.results import format_table, write_results
+from iebench.protocol.tasks import TASKS
 
 
 def _tasks(value: str | None) -> tuple[str, ...] | None:

@@ -9,7 +9,7 @@ import click
 from iebench.cli.options import examples
 from iebench.objects.objectset import BUILTIN_CATEGORIES, make_object_set
 from iebench.objects.shapenet import discover
-from iebench.spec import taxonomy
+from iebench.protocol import taxonomy
 
 
 @click.group(

@@ -12,7 +12,7 @@ from iebench.core.io import check_output
 from iebench.data.pack import PACK_DIR, pack_split
 from iebench.data.preprocess import DEFAULT_RESOLUTION
 from iebench.data.tree import TreeIndex, require_objects
-from iebench.spec.layout import SPLITS, split_files
+from iebench.protocol.layout import SPLITS, split_files
 
 
 @click.command(

@@ -52,7 +52,7 @@ from iebench.data.imageio import read_image
 from iebench.data.pack import PackedImages, find_pack
 from iebench.data.preprocess import DEFAULT_RESOLUTION, Normalize
 from iebench.data.tree import TreeIndex
-from iebench.spec.factors import (
+from iebench.protocol.factors import (
     FLOOR_HUE,
     SPOT_HUE,
     SPOT_PHI,

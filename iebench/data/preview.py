@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw, ImageFont
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path
 from iebench.data.imageio import read_image
-from iebench.spec.layout import image_path, latent_path
-from iebench.spec.taxonomy import is_synset, name_of
+from iebench.protocol.layout import image_path, latent_path
+from iebench.protocol.taxonomy import is_synset, name_of
 
 LABEL_WIDTH = 100  # left column: category and object id
 LINE_HEIGHT = 12

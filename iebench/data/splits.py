@@ -19,8 +19,8 @@ import numpy as np
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_bytes_atomic
 from iebench.core.seeding import key_digest
-from iebench.spec import taxonomy
-from iebench.spec.layout import SPLITS, object_key, parse_object_key, split_files
+from iebench.protocol import taxonomy
+from iebench.protocol.layout import SPLITS, object_key, parse_object_key, split_files
 
 ObjectRef = tuple[str, str]  # (synset, object_id)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
-from iebench.spec.layout import (
+from iebench.protocol.layout import (
     VIEWS_PER_OBJECT,
     image_path,
     latent_path,
@@ -22,7 +22,7 @@ from iebench.spec.layout import (
     parse_object_key,
     split_files,
 )
-from iebench.spec.taxonomy import is_synset, label_of
+from iebench.protocol.taxonomy import is_synset, label_of
 
 LATENT_SIZES = (7, 10)  # published, and 3DIEBench-T with the translation
 

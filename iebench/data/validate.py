@@ -24,11 +24,11 @@ from iebench.core.errors import IebenchError
 from iebench.core.seeding import stream_generator
 from iebench.data.imageio import read_image
 from iebench.data.tree import TreeIndex
-from iebench.spec.checksums import Checksums
-from iebench.spec.factors import FactorSpec
-from iebench.spec.layout import CHECKSUMS_NAME, SPLITS, split_files
-from iebench.spec.manifest import read_tree_manifest
-from iebench.spec.taxonomy import is_synset
+from iebench.protocol.checksums import Checksums
+from iebench.protocol.factors import FactorSpec
+from iebench.protocol.layout import CHECKSUMS_NAME, SPLITS, split_files
+from iebench.protocol.manifest import read_tree_manifest
+from iebench.protocol.taxonomy import is_synset
 
 MAX_RANGE_LINES = 10  # per latents file; the rest are counted, not listed
 

@@ -10,7 +10,7 @@ import torch
 
 from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
-from iebench.spec.tasks import TASKS
+from iebench.protocol.tasks import TASKS
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from iebench.data.dataset import ViewsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.data.tree import TreeIndex
 from iebench.evaluation.submission import Submission, check_features
-from iebench.spec.layout import split_files
-from iebench.spec.manifest import read_tree_manifest
+from iebench.protocol.layout import split_files
+from iebench.protocol.manifest import read_tree_manifest
 
 CACHE_FORMAT = 1
 SHARD_OBJECTS = 1024

@@ -30,11 +30,11 @@ from iebench.evaluation.tasks import (
     random_pairs,
     val_pairs,
 )
-from iebench.spec import reference
-from iebench.spec.layout import SPLITS
-from iebench.spec.manifest import read_tree_manifest
-from iebench.spec.results import Results, Score
-from iebench.spec.tasks import PARTS, PROBE_TASKS, TASK_REGISTRY, TASKS
+from iebench.protocol import reference
+from iebench.protocol.layout import SPLITS
+from iebench.protocol.manifest import read_tree_manifest
+from iebench.protocol.results import Results, Score
+from iebench.protocol.tasks import PARTS, PROBE_TASKS, TASK_REGISTRY, TASKS
 
 
 def representation_parts(submission: Submission) -> dict[str, slice]:
@@ -145,7 +145,7 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
 def reference_levels(
     config: EvalConfig, tasks: list[str], data: dict[str, SplitData]
 ) -> dict[str, dict[str, float]]:
-    """The floors of the run's scores (``iebench.spec.reference``), from the dataset alone:
+    """The floors of the run's scores (``iebench.protocol.reference``), from the dataset alone:
     the same for every encoder evaluated on it. The constant predictor's R^2 is scored on
     the seed-0 validation pairs, its mean taken over ``val_pairs_per_object`` random
     training pairs per object."""

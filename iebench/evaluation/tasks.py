@@ -26,14 +26,14 @@ from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.probes import HIDDEN, make_probe, predict, train_probe
 from iebench.evaluation.submission import Predictor
-from iebench.spec.factors import (
+from iebench.protocol.factors import (
     COLOUR_FACTORS,
     ROTATION,
     euler_to_quaternion,
     relative_quaternion,
 )
-from iebench.spec.tasks import PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART
-from iebench.spec.taxonomy import NUM_CLASSES
+from iebench.protocol.tasks import PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART
+from iebench.protocol.taxonomy import NUM_CLASSES
 
 # Chunk of rows sent through the predictor at once (bounds memory on the full dataset).
 PREDICTOR_CHUNK = 8192
@@ -74,7 +74,7 @@ class SplitData:
 
 def relative_rotations(data: SplitData, objects, i, j) -> torch.Tensor:
     """Quaternions of R_i^-1 R_j (float64, on the features' device) for views i, j of objects,
-    from the one implementation in iebench.spec.factors."""
+    from the one implementation in iebench.protocol.factors."""
     objects, i, j = (torch.as_tensor(x).cpu().numpy() for x in (objects, i, j))
     quaternions = relative_quaternion(data.euler[objects, i], data.euler[objects, j])
     return torch.from_numpy(quaternions).to(data.features.device)

@@ -26,7 +26,7 @@ from typing import Any
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
 from iebench.leaderboard.track import Track
-from iebench.spec.results import schema_problems
+from iebench.protocol.results import schema_problems
 
 RESULTS_DIR = "results"
 SUMS_NAME = "SHA256SUMS"

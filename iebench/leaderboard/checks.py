@@ -12,7 +12,7 @@ from typing import Any
 from iebench.core.io import sha256_file
 from iebench.leaderboard.board import Entry, slugify
 from iebench.leaderboard.track import Track
-from iebench.spec.tasks import METRIC_ORDER, REQUIRED_TASKS, metric_range
+from iebench.protocol.tasks import METRIC_ORDER, REQUIRED_TASKS, metric_range
 
 REQUIRED_PART = "full"
 PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}

@@ -25,7 +25,7 @@ from iebench.leaderboard.checks import (
     value_problems,
 )
 from iebench.leaderboard.track import Track
-from iebench.spec.results import schema_problems
+from iebench.protocol.results import schema_problems
 
 
 class SubmissionRejected(IebenchError):

@@ -8,8 +8,8 @@ from itertools import groupby
 from iebench.leaderboard.board import Entry
 from iebench.leaderboard.reported import Reported
 from iebench.leaderboard.track import Track
-from iebench.spec.results import hits_k
-from iebench.spec.tasks import TASK_REGISTRY
+from iebench.protocol.results import hits_k
+from iebench.protocol.tasks import TASK_REGISTRY
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from iebench.objects import furniture, handheld, vehicles
 from iebench.objects.meshfile import is_complete, object_files
 from iebench.objects.parts import Assembly
 from iebench.objects.surfaces import random_surfaces
-from iebench.spec import taxonomy
+from iebench.protocol import taxonomy
 
 # Bump whenever any generator changes its output: ids and cache folders carry it.
 GENERATOR_VERSION = 2

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
-from iebench.spec import taxonomy
+from iebench.protocol import taxonomy
 
 # Where each ShapeNetCore version keeps an object's mesh, relative to <synset>/<id>/.
 MESH_PATHS = (Path("models/model_normalized.obj"), Path("model.obj"))

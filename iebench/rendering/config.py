@@ -9,11 +9,11 @@ from pathlib import Path
 
 from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
+from iebench.protocol import taxonomy
+from iebench.protocol.factors import FactorSpec
 from iebench.rendering.meshcheck import MAX_FACES
 from iebench.rendering.presets import RenderSettings, preset_settings
 from iebench.rendering.scene import Stage, stage_named
-from iebench.spec import taxonomy
-from iebench.spec.factors import FactorSpec
 
 DEVICES = ("cpu", "gpu")
 

@@ -30,12 +30,9 @@ from iebench.core.io import TEMP_PREFIX, remove_stale_temps, write_text_atomic
 from iebench.core.locks import Locked, hold, holder_of
 from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
-from iebench.rendering.config import RenderConfig
-from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
-from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
-from iebench.spec.checksums import Checksums
-from iebench.spec.factors import sample_object, sample_view
-from iebench.spec.layout import (
+from iebench.protocol.checksums import Checksums
+from iebench.protocol.factors import sample_object, sample_view
+from iebench.protocol.layout import (
     FAILURES_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
@@ -43,7 +40,10 @@ from iebench.spec.layout import (
     latent_path,
     object_dir,
 )
-from iebench.spec.manifest import Manifest, manifest_paths
+from iebench.protocol.manifest import Manifest, manifest_paths
+from iebench.rendering.config import RenderConfig
+from iebench.rendering.pool import ObjectJob, OnView, WorkerPool
+from iebench.rendering.views import plan_view, remove_temp_files, view_complete, write_latent
 
 if TYPE_CHECKING:
     from iebench.rendering.ray_pool import RayPool

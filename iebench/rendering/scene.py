@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from iebench.core.errors import IebenchError
-from iebench.spec.factors import (
+from iebench.protocol.factors import (
     FLOOR_HUE,
     ROTATION,
     SPOT_HUE,

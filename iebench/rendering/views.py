@@ -19,10 +19,10 @@ import numpy as np
 
 from iebench.core.io import TEMP_PREFIX, write_bytes_atomic
 from iebench.core.seeding import cycles_seed
+from iebench.protocol.checksums import Checksums, Digest, digest_of
+from iebench.protocol.factors import FactorSpec, sample_view
+from iebench.protocol.layout import image_path, latent_path
 from iebench.rendering.scene import Stage, describe_view
-from iebench.spec.checksums import Checksums, Digest, digest_of
-from iebench.spec.factors import FactorSpec, sample_view
-from iebench.spec.layout import image_path, latent_path
 
 
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:

@@ -38,7 +38,7 @@ from iebench.methods.base import MethodSpec
 from iebench.methods.predict_transform import PredictTransform
 from iebench.methods.pretext import TRANSFORMS
 from iebench.models.backbones import BACKBONES, build_backbone
-from iebench.spec.taxonomy import NUM_CLASSES
+from iebench.protocol.taxonomy import NUM_CLASSES
 from iebench.studies.cifar import load_cifar
 
 RANDOM_INIT = "random-init"

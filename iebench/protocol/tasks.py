@@ -1,0 +1,105 @@
+"""The one registry of evaluation tasks and their metrics (no torch).
+
+The harness reads it to decide what to run, the results schema to check what was
+scored, and the leaderboard to check ranges and to sort columns. A task's
+``version`` changes whenever its numbers would change for the same features
+(new tie rule, new sampling), so results of different versions are never mixed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from iebench.protocol.factors import COLOUR_FACTORS, ROTATION
+
+PARTS = ("full", "invariant", "equivariant")  # representation parts a probe may read
+PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe): val-val
+# The predictor's other modes, as the official scripts report them: train-train, and PRE of
+# the val predictions against train + val targets.
+PREDICTOR_TRAIN_PART = "predictor-train-train"
+PREDICTOR_VAL_ALL_PART = "predictor-val-all"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    low: float  # inclusive bounds of a mean
+    high: float
+    higher_is_better: bool = True
+    digits: int = 3  # decimals shown
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    metrics: tuple[Metric, ...]
+    parts: tuple[str, ...]
+    # (part, metric names) for parts scored on only some of the metrics; others score all.
+    partial_parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    needs_predictor: bool = False  # scored with the submission's build_predictor
+    required_on_board: bool = False  # every board track ranks on it, if the dataset varies it
+    # The latent columns the task's targets come from: a dataset whose factor spec fixes
+    # them all (colour on a pose-only tree) gives the task nothing to predict.
+    factors: tuple[int, ...] = ()
+    version: int = 1
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.metrics)
+
+    @property
+    def trains_probe(self) -> bool:
+        return not self.needs_predictor
+
+    def metrics_of(self, part: str) -> tuple[str, ...]:
+        """The metric names a part of this task is scored on."""
+        return dict(self.partial_parts).get(part, self.metric_names)
+
+    def metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
+
+
+_PERCENT = {"low": 0.0, "high": 100.0, "digits": 2}
+_FRACTION = {"low": 0.0, "high": 1.0}
+# R^2 has no lower bound: a bad probe goes below 0.
+_R2 = Metric("r2", -math.inf, 1.0)
+_ROTATION_FACTORS = tuple(range(ROTATION.start, ROTATION.stop))
+
+TASK_REGISTRY: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "classification",
+            (Metric("top1", **_PERCENT), Metric("top5", **_PERCENT)),
+            PARTS,
+            required_on_board=True,
+            version=2,  # 2: top-k expected over ties (1: ties favoured the true label)
+        ),
+        Task("rotation", (_R2,), PARTS, required_on_board=True, factors=_ROTATION_FACTORS),
+        Task("colour", (_R2,), PARTS, required_on_board=True, factors=COLOUR_FACTORS),
+        Task(
+            "equivariance",
+            (
+                *(Metric(name, **_FRACTION) for name in ("mrr", "h@1", "h@2", "h@5", "h@10")),
+                Metric("pre", **_FRACTION, higher_is_better=False),
+            ),
+            (PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART),
+            partial_parts=((PREDICTOR_VAL_ALL_PART, ("pre",)),),
+            needs_predictor=True,
+            factors=_ROTATION_FACTORS,
+            version=2,  # 2: expected over ties, train-train and val-all (1: val-val, ties won)
+        ),
+    )
+}
+TASKS = tuple(TASK_REGISTRY)
+TASK_METRICS: dict[str, tuple[str, ...]] = {t.name: t.metric_names for t in TASK_REGISTRY.values()}
+PROBE_TASKS = tuple(t.name for t in TASK_REGISTRY.values() if t.trains_probe)
+REQUIRED_TASKS = tuple(t.name for t in TASK_REGISTRY.values() if t.required_on_board)
+# (lower, higher): the first can never exceed the second (H@k grows with k; MRR >= H@1).
+METRIC_ORDER = (("top1", "top5"), ("h@1", "h@2"), ("h@2", "h@5"), ("h@5", "h@10"), ("h@1", "mrr"))
+
+
+def metric_range(task: str, metric: str) -> tuple[float, float]:
+    found = TASK_REGISTRY[task].metric(metric)
+    return found.low, found.high
