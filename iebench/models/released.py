@@ -55,7 +55,9 @@ def read_checkpoint(path: Path | None, method: str) -> dict[str, Tensor]:
     return {str(k).removeprefix(PARALLEL_PREFIX): v for k, v in loaded.items()}
 
 
-def require_layout(state: Mapping[str, Tensor], path: Path, method: str, keys: Sequence[str]):
+def require_layout(
+    state: Mapping[str, Tensor], path: Path, method: str, keys: Sequence[str]
+) -> None:
     """Refuse another method's checkpoint (an SIE one also has ``backbone.*``, say)."""
     missing = [key for key in keys if key not in state]
     if missing:
@@ -66,7 +68,9 @@ def require_layout(state: Mapping[str, Tensor], path: Path, method: str, keys: S
 
 
 def _shown(keys: list[str]) -> str:
-    return ", ".join(keys[:SHOWN_KEYS]) + (f", ... ({len(keys)} in all)" if len(keys) > 4 else "")
+    return ", ".join(keys[:SHOWN_KEYS]) + (
+        f", ... ({len(keys)} in all)" if len(keys) > SHOWN_KEYS else ""
+    )
 
 
 def load_part(
