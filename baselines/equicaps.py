@@ -1,4 +1,4 @@
-"""iebench submission for EquiCaps's released weights (AberdeenML/EquiCaps, ICCV 2025).
+"""iebench submission for EquiCaps's released weights (AberdeenML/EquiCaps, arXiv 2506.09895).
 
 The ResNet-18 backbone, average-pooled as EquiCaps's evaluation scripts probe it; 256 px.
 Download a checkpoint from the repository's README (e.g. EquiCaps_3DIEBench.pth) and run
