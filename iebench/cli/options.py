@@ -16,8 +16,9 @@ place that says the option's name, help, type, choices and default. Metadata key
 ``example``       for ``NAME=VALUE`` options: a valid pair, quoted by the error
 
 The option's type comes from the field's annotation: int, float, str, Path, bool (a flag),
-``tuple[int, ...]`` (sizes written ``2-2-2-2``), ``Mapping[str, float]`` (repeated
-``NAME=VALUE``); any other type is given as text for the config to parse.
+``tuple[int, ...]`` (sizes written ``2-2-2-2``), ``tuple[str, ...]`` (a repeated option),
+``Mapping[str, float]`` (repeated ``NAME=VALUE``); any other type is given as text for the
+config to parse.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def _kind(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if annotation in (bool, int, float, str, Path):
         return annotation.__name__.lower()
-    if origin is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):
-        return "sizes" if typing.get_args(annotation)[0] is int else "text"
+    if origin is tuple and typing.get_args(annotation) == (int, Ellipsis):
+        return "sizes"
+    if origin is tuple and typing.get_args(annotation) == (str, Ellipsis):
+        return "items"
     if origin in (Mapping, dict, typing.get_origin(Mapping[str, float])):
         return "pairs"
     return "text"
@@ -94,17 +97,9 @@ class _FieldOption:
             # A field on by default is turned off by its flag (--quiet sets progress False).
             settings.update(is_flag=True, flag_value=not default, default=default)
             return click.option(self.name, self.field.name, **settings)
-        if self.kind == "pairs":
-            settings.update(multiple=True)
-            return click.option(self.name, self.field.name, **settings)
-        if "choices" in meta:
-            settings["type"] = click.Choice(list(meta["choices"]))
-        elif self.kind == "path" or meta.get("path"):
-            settings["type"] = click.Path(path_type=Path)
-        elif self.kind == "int":
-            settings["type"] = click.IntRange(min=meta["min"]) if "min" in meta else int
-        elif self.kind == "float":
-            settings["type"] = float
+        settings["type"] = self._type()
+        if self.kind in ("pairs", "items"):  # repeated; the default is none given
+            return click.option(self.name, self.field.name, multiple=True, **settings)
         if self.kind == "sizes" and default is not None:
             default = "-".join(map(str, default))
         if "flag_value" in meta:
@@ -117,6 +112,18 @@ class _FieldOption:
             settings["show_default"] = meta.get("show_default", True)
         return click.option(self.name, self.field.name, **settings)
 
+    def _type(self) -> click.ParamType | None:
+        meta = self.field.metadata
+        if "choices" in meta:
+            return click.Choice(list(meta["choices"]))
+        if self.kind == "path" or meta.get("path"):
+            return click.Path(path_type=Path)
+        if self.kind == "int":
+            return click.IntRange(min=meta["min"]) if "min" in meta else click.INT
+        if self.kind == "float":
+            return click.FLOAT
+        return None  # text
+
     def value(self, given: Any) -> Any:
         """The field's value from what click parsed."""
         if self.kind == "sizes" and given is not None:
@@ -128,6 +135,8 @@ class _FieldOption:
                 ) from None
         if self.kind == "pairs":
             return dict(self._pair(text) for text in given)
+        if self.kind == "items":
+            return tuple(given)
         return given
 
     def _pair(self, text: str) -> tuple[str, float]:
