@@ -214,9 +214,9 @@ class PackedSplit:
 
 
 def pack_tree(config: PackConfig, log: Callable[[str], None] | None = None) -> list[PackedSplit]:
-    """Pack each split of ``config.splits`` (default: every split with split files and
-    objects: a tree rendered with val fraction 0 has an empty val); every split is checked
-    before the first is packed. ``log`` gets a line per split."""
+    """Pack each split of ``config.splits`` (default: every split with split files); every
+    split is checked before the first is packed (an empty one is refused: name the others,
+    e.g. train alone of a tree rendered with val fraction 0). ``log`` gets each split's line."""
     data = config.data
     if not data.is_dir():
         raise IebenchError(f"{data}: dataset root is not a directory")
@@ -224,17 +224,11 @@ def pack_tree(config: PackConfig, log: Callable[[str], None] | None = None) -> l
     splits = config.splits or tuple(s for s in SPLITS if split_files(data, s).images.is_file())
     if not splits:
         raise IebenchError(f"{data}: no split files (train_images.npy, val_images.npy)")
-    log = log or (lambda message: None)
-    indices = [TreeIndex.load(data, split) for split in splits]
-    if not config.splits and any(index.num_objects for index in indices):
-        for index in indices:
-            if not index.num_objects:
-                log(f"{index.split}: no objects, nothing to pack")
-        indices = [index for index in indices if index.num_objects]
-    indices = [require_objects(index) for index in indices]
+    indices = [require_objects(TreeIndex.load(data, split)) for split in splits]
     packed = []
     for index in indices:
         path = pack_split(index, config.resolution, config.out, config.workers, config.progress)
         packed.append(PackedSplit(index.split, index.num_objects, index.views, path))
-        log(packed[-1].summary())
+        if log is not None:
+            log(packed[-1].summary())
     return packed
