@@ -123,7 +123,9 @@ def test_every_train_config_field_is_an_option_of_train():
 
 def test_given_fields_name_what_was_typed_for_a_resume():
     words = ["sie", "--data", "d", "--out", "o", "--quiet", "--epochs", "3", "--transform", "rot4"]
-    with train_command.make_context("train", words) as context:
+    # Under the root's context, as `iebench train` runs (click keeps the first help option).
+    parent = cli.make_context("iebench", ["train"], resilient_parsing=True)
+    with train_command.make_context("train", words, parent=parent) as context:
         given = _given_fields(context)
     assert given == {"method", "data", "out", "progress", "epochs", "options"}
 
