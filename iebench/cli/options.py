@@ -72,7 +72,7 @@ def _kind(annotation: Any) -> str:
         return "sizes"
     if origin is tuple and typing.get_args(annotation) == (str, Ellipsis):
         return "items"
-    if origin in (Mapping, dict, typing.get_origin(Mapping[str, float])):
+    if origin in (Mapping, dict):
         return "pairs"
     return "text"
 
