@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from iebench.evaluation.submission import EncoderMetadata
+from iebench import EncoderMetadata
 from iebench.models.resnet import load_backbone_weights, resnet18
 
 # What the harness needs to know. Images reach the encoder resized to

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from iebench.cli.options import default_of, examples
+from iebench.cli.options import config_options, default_of, examples
 from iebench.core.io import check_output
 from iebench.rendering.config import RenderConfig
 from iebench.rendering.presets import PRESETS
@@ -118,6 +118,7 @@ def _default(name: str):
     type=click.Path(path_type=Path),
     help="Directory with official split files to reuse (default: seeded 80/20 per class).",
 )
+@config_options(RenderConfig, "val_fraction")
 @click.option(
     "--timeout",
     type=float,

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from tqdm import tqdm
 
 from iebench import __version__
 from iebench.core.errors import IebenchError
-from iebench.core.io import atomic_path, remove_stale_temps, write_json_atomic
+from iebench.core.io import atomic_path, check_output, remove_stale_temps, write_json_atomic
 from iebench.data.imageio import read_image
 from iebench.data.preprocess import DEFAULT_RESOLUTION
-from iebench.data.tree import TreeIndex
+from iebench.data.tree import TreeIndex, require_objects
+from iebench.protocol.layout import SPLITS, split_files
 
 PACK_DIR = "packed"
 PACK_FORMAT = "iebench-pack-1"
@@ -158,3 +160,75 @@ def pack_split(
         },
     )
     return array_path
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    """One `iebench pack` run (the metadata of a field is its option)."""
+
+    data: Path
+    resolution: int = field(
+        default=DEFAULT_RESOLUTION, metadata={"help": "Shorter image side in the pack.", "min": 1}
+    )
+    splits: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "Split(s) to pack (default: every split present).",
+            "option": "--split",
+            "choices": SPLITS,
+        },
+    )
+    out: Path | None = field(
+        default=None,
+        metadata={"help": "Pack directory (default DATA/packed, where datasets look)."},
+    )
+    workers: int = field(default=1, metadata={"help": "Decoding processes.", "min": 1})
+    progress: bool = field(default=True, metadata={"help": "No progress bar.", "option": "--quiet"})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", Path(self.data))
+        object.__setattr__(self, "splits", tuple(self.splits))
+        if self.out is not None:
+            object.__setattr__(self, "out", Path(self.out))
+        for name in ("resolution", "workers"):
+            if getattr(self, name) < 1:
+                raise IebenchError(f"pack: {name} must be >= 1, got {getattr(self, name)}")
+        unknown = sorted(set(self.splits) - set(SPLITS))
+        if unknown:
+            raise IebenchError(f"pack: unknown splits {', '.join(unknown)}; choose from {SPLITS}")
+
+
+@dataclass(frozen=True)
+class PackedSplit:
+    split: str
+    objects: int
+    views: int
+    path: Path  # the array file
+
+    def summary(self) -> str:
+        size = self.path.stat().st_size / 2**30
+        return (
+            f"{self.split}: {self.objects} objects x {self.views} views -> {self.path} "
+            f"({size:.2f} GiB)"
+        )
+
+
+def pack_tree(config: PackConfig, log: Callable[[str], None] | None = None) -> list[PackedSplit]:
+    """Pack each split of ``config.splits`` (default: every split with split files); every
+    split is checked before the first is packed (an empty one is refused: name the others,
+    e.g. train alone of a tree rendered with val fraction 0). ``log`` gets each split's line."""
+    data = config.data
+    if not data.is_dir():
+        raise IebenchError(f"{data}: dataset root is not a directory")
+    check_output(config.out if config.out is not None else data / PACK_DIR, "directory")
+    splits = config.splits or tuple(s for s in SPLITS if split_files(data, s).images.is_file())
+    if not splits:
+        raise IebenchError(f"{data}: no split files (train_images.npy, val_images.npy)")
+    indices = [require_objects(TreeIndex.load(data, split)) for split in splits]
+    packed = []
+    for index in indices:
+        path = pack_split(index, config.resolution, config.out, config.workers, config.progress)
+        packed.append(PackedSplit(index.split, index.num_objects, index.views, path))
+        if log is not None:
+            log(packed[-1].summary())
+    return packed

@@ -3,6 +3,7 @@ the dataset manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -56,7 +57,16 @@ class RenderConfig:
     shard: tuple[int, int] | None = None
     ray: str | None = None  # a Ray cluster address, or "local"; None: the local pool
     split_from: Path | None = None
-    val_fraction: float = 0.2
+    # Its metadata is the `iebench render --val-fraction` option (iebench.cli.options).
+    val_fraction: float = dataclasses.field(
+        default=0.2,
+        metadata={
+            "help": "Share of each category's objects in the seeded val split (at least one "
+            "of a category with two or more); 0: every object in train and an empty val "
+            "split, e.g. for one object per category (evaluate and validate need a val "
+            "split; pack such a tree with --split train).",
+        },
+    )
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -97,7 +107,9 @@ class RenderConfig:
         if self.device not in DEVICES:
             raise IebenchError(f"--device {self.device!r}: choose from {', '.join(DEVICES)}")
         if not 0 <= self.val_fraction < 1:
-            raise IebenchError(f"val fraction {self.val_fraction}: must be in [0, 1)")
+            raise IebenchError(
+                f"--val-fraction {self.val_fraction}: must be in [0, 1) (0: no val split)"
+            )
         if self.objects is not None and not self.objects.is_dir():
             raise IebenchError(f"{self.objects}: not a directory (expected a ShapeNetCore tree)")
         if self.objects_list is not None and not self.objects_list.is_file():

@@ -225,7 +225,7 @@ def _check_splits(config: RenderConfig, objects: list[ShapeNetObject]) -> None:
         else:
             reason = (
                 "no category has two objects (val takes objects of categories with at least "
-                "two); render more objects per category"
+                "two); render more objects per category, or all into train with --val-fraction 0"
             )
         raise IebenchError(f"{config.out}: the {side} split would be empty: {reason}")
 
@@ -373,6 +373,9 @@ def _write_splits(config: RenderConfig, complete: list[ObjectJob], log: Log) -> 
     """Split files over the fully rendered objects of this run."""
     sides = _sides(config, [(job.synset, job.object_id) for job in complete], log)
     for side in [side for side, refs in sides.items() if not refs]:
+        if side == "val" and config.split_from is None and config.val_fraction == 0:
+            log("val fraction 0: every object is in train, the val split is empty")
+            continue
         log(
             f"warning: the {side} split is empty (its objects failed); validate refuses such a tree"
         )

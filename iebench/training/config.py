@@ -20,7 +20,8 @@ from typing import Any
 from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
 from iebench.methods import CONDITIONINGS, MethodSpec, method_info
-from iebench.models.backbones import backbone_info
+from iebench.models.backbones import BACKBONES, backbone_info
+from iebench.training.run_files import tensorboard_writer
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # What an epoch does with the objects left after the last full batch: train on them (the
@@ -30,7 +31,18 @@ LAST_BATCHES = ("keep", "drop")
 # size (the official code, which divides a partial batch's covariance by it too).
 COVARIANCE_DIVISORS = ("rows", "batch-size")
 # Fields that may differ when a run is resumed: where and how fast it runs, not what it computes.
-RUNTIME_FIELDS = ("out", "epochs", "workers", "device", "progress", "compile", "channels_last")
+RUNTIME_FIELDS = (
+    "out",
+    "epochs",
+    "workers",
+    "device",
+    "progress",
+    "compile",
+    "channels_last",
+    "log",
+)
+# Where the per-epoch scalars go besides log.csv and log.json (iebench.training.run_files).
+LOGGERS = ("csv", "tensorboard")
 # Projector layers default to this multiple of the backbone output (2048 for 512).
 PROJECTOR_EXPANSION = 4
 PROJECTOR_LAYERS = 3
@@ -38,33 +50,113 @@ PROJECTOR_LAYERS = 3
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """A training run. The metadata of a field is its `iebench train` option
+    (iebench.cli.options): help, and name, choices or shown default where needed."""
+
     method: str
-    data: str
-    out: str
-    epochs: int = 2000
-    batch_size: int = 1024  # global, split evenly across processes
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
-    resolution: int = 256
-    width: int = 64  # ResNet width; the output is 8 * width (512 for ResNet-18)
-    layers: tuple[int, ...] = (2, 2, 2, 2)
-    backbone: str = "resnet18"  # a name of iebench.models.backbones
-    projector: tuple[int, ...] | None = None
-    equivariant_dims: int | None = None
-    conditioning: str | None = None  # "rotation" or "rotation-colour"
-    weights: Mapping[str, float] = field(default_factory=dict)  # overrides of the defaults
+    data: str = field(metadata={"help": "Dataset root.", "path": True})
+    out: str = field(metadata={"help": "Run directory.", "path": True})
+    epochs: int = field(default=2000, metadata={"help": "Training epochs."})
+    batch_size: int = field(
+        default=1024, metadata={"help": "Global batch (split evenly across torchrun processes)."}
+    )
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
+    weight_decay: float = field(default=1e-6, metadata={"help": "Adam weight decay."})
+    resolution: int = field(
+        default=256, metadata={"help": "Input image side in pixels (a multiple of 32)."}
+    )
+    # The output is 8 * width (512 for ResNet-18).
+    width: int = field(
+        default=64,
+        metadata={
+            "help": "ResNet width: the representation has 8 x width dims (64: ResNet-18, 512-d)."
+        },
+    )
+    layers: tuple[int, ...] = field(
+        default=(2, 2, 2, 2), metadata={"help": "Residual blocks per stage."}
+    )
+    backbone: str = field(
+        default="resnet18", metadata={"help": "Backbone architecture.", "choices": BACKBONES}
+    )
+    projector: tuple[int, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "Projector layer sizes, e.g. 2048-2048-2048 [default: 4x the output, 3 layers]."
+        },
+    )
+    equivariant_dims: int | None = field(
+        default=None,
+        metadata={
+            "help": "SIE-like methods: dims of the equivariant part [default: the method's]."
+        },
+    )
+    conditioning: str | None = field(
+        default=None,
+        metadata={
+            "help": "What the predictor is given [default: the method's].",
+            "choices": CONDITIONINGS,
+        },
+    )
+    # Overrides of the method's loss weights.
+    weights: Mapping[str, float] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Loss weight NAME=VALUE (repeatable).",
+            "option": "--weight",
+            "example": "cov=1.0",
+        },
+    )
     options: Mapping[str, Any] = field(default_factory=dict)  # method settings, e.g. transform
-    temperature: float = 0.1
-    seed: int = 0
+    temperature: float = field(
+        default=0.1, metadata={"help": "InfoNCE temperature (SimCLR, EquiMod, SEN)."}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the weights, the views and the batch order."}
+    )
     # The paper's 4 loading processes, fewer on a machine with fewer cores.
-    workers: int = field(default_factory=lambda: default_workers(4))
-    device: str = "auto"  # auto: CUDA when available
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; fp16: + GradScaler
-    last_batch: str = "keep"  # one of LAST_BATCHES
-    covariance_divisor: str = "rows"  # one of COVARIANCE_DIVISORS
-    channels_last: bool = False
-    compile: bool = False
-    progress: bool = True
+    workers: int = field(
+        default_factory=lambda: default_workers(4),
+        metadata={"help": "Image-loading processes.", "show_default": "4, fewer on fewer cores"},
+    )
+    device: str = field(
+        default="auto", metadata={"help": "auto (CUDA when present), cpu or cuda[:N]."}
+    )
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "auto: bf16 autocast on CUDA, fp32 on CPU; fp16 (+ GradScaler) as the "
+            "official loop.",
+            "choices": PRECISIONS,
+        },
+    )
+    last_batch: str = field(
+        default="keep",
+        metadata={
+            "help": "Train on each epoch's partial last batch (as the official loop) or drop it.",
+            "choices": LAST_BATCHES,
+        },
+    )
+    covariance_divisor: str = field(
+        default="rows",
+        metadata={
+            "help": "VICReg/SIE covariance over the rows present - 1, or (official) "
+            "--batch-size - 1.",
+            "choices": COVARIANCE_DIVISORS,
+        },
+    )
+    channels_last: bool = field(
+        default=False, metadata={"help": "GPU: channels-last memory format."}
+    )
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model."})
+    progress: bool = field(default=True, metadata={"help": "No progress bar.", "option": "--quiet"})
+    log: str = field(
+        default="csv",
+        metadata={
+            "help": "Loss curves: csv (log.csv and log.json, always written) or tensorboard "
+            "(also TensorBoard event files in the run directory; extra `tensorboard`).",
+            "choices": LOGGERS,
+        },
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", str(self.data))
@@ -88,6 +180,8 @@ class TrainConfig:
         """This config validated, with every method default filled in."""
         info = method_info(self.method)
         self._check_basics()
+        if self.log == "tensorboard":
+            tensorboard_writer()  # refused before any file is written
         unknown = sorted(set(self.weights) - set(info.weights))
         if unknown:
             raise IebenchError(
@@ -164,6 +258,8 @@ class TrainConfig:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.last_batch not in LAST_BATCHES:
             problems.append(f"last_batch must be one of {', '.join(LAST_BATCHES)}")
+        if self.log not in LOGGERS:
+            problems.append(f"log must be one of {', '.join(LOGGERS)}")
         if self.covariance_divisor not in COVARIANCE_DIVISORS:
             problems.append(f"covariance_divisor must be one of {', '.join(COVARIANCE_DIVISORS)}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):

@@ -35,7 +35,7 @@ from iebench.models.backbones import build_backbone
 from iebench.training.batchnorm import sync_batch_norm
 from iebench.training.config import TrainConfig
 from iebench.training.export import write_run_outputs
-from iebench.training.run_files import RunFiles, load_torch, save_atomic, write_logs
+from iebench.training.run_files import RunFiles, epoch_logs, load_torch, save_atomic
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _INIT_STREAM = 0x1A17  # the model-initialisation stream of the seed
@@ -301,6 +301,8 @@ def _train(
     if state is not None:
         start_epoch, history = _restore(state, files, config, method, optimizer, scaler)
     inputs = PairInputs(device, config.channels_last)
+    if processes.is_main:
+        write_epoch_logs = held.enter_context(epoch_logs(files, config.log))
     steps = len(loader)
     bar = tqdm(
         total=config.epochs * steps,
@@ -331,7 +333,7 @@ def _train(
             state = {"epoch": epoch + 1, "config": config.to_dict(), "model": method.state_dict()}
             state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
             save_atomic(files.checkpoint, {**state, "history": history})
-            write_logs(files, history)
+            write_epoch_logs(history)
     bar.close()
     # A finished run resumed again keeps its files: results record their sha256.
     done = start_epoch == config.epochs and all(

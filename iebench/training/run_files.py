@@ -3,6 +3,7 @@
 config.json      the resolved TrainConfig
 checkpoint.pth   after every epoch: epoch, full model, optimizer, scaler, history
 log.csv/json     per-epoch mean loss terms
+events.out.tfevents.*   the same, as TensorBoard scalars (with ``log="tensorboard"``)
 final.pth        backbone-only weights (the official ``final_weights.pth`` layout)
 heads.pth        the method's heads (projectors, predictor) and the config
 submission.py    an `iebench evaluate` submission for this run's sizes
@@ -10,9 +11,10 @@ submission.py    an `iebench evaluate` submission for this run's sizes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,42 @@ def write_logs(files: RunFiles, history: Sequence[Mapping[str, float]]) -> None:
     writer.writerows(history)
     write_text_atomic(files.log_csv, buffer.getvalue())
     write_json_atomic(files.log_json, list(history))
+
+
+def tensorboard_writer() -> type:
+    """torch's SummaryWriter class; a one-line error when the tensorboard package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise IebenchError(
+            "--log tensorboard: the tensorboard package is not installed; "
+            "pip install 'iebench[tensorboard]', or use --log csv"
+        ) from None
+    return SummaryWriter
+
+
+@contextlib.contextmanager
+def epoch_logs(
+    files: RunFiles, log: str
+) -> Iterator[Callable[[Sequence[Mapping[str, float]]], None]]:
+    """A writer of the history after each epoch: `write_logs`, and with ``log`` tensorboard
+    the last row's values as scalars at step = its epoch (the CSV's columns as tags)."""
+    board = tensorboard_writer()(log_dir=str(files.root)) if log == "tensorboard" else None
+
+    def write(history: Sequence[Mapping[str, float]]) -> None:
+        write_logs(files, history)
+        if board is not None:
+            row = history[-1]
+            for name, value in row.items():
+                if name != "epoch":
+                    board.add_scalar(name, value, global_step=int(row["epoch"]))
+            board.flush()
+
+    try:
+        yield write
+    finally:
+        if board is not None:
+            board.close()
 
 
 def split_state(method: nn.Module) -> tuple[dict, dict]:

@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader
 from iebench.cli import cli
 from iebench.core.errors import IebenchError
 from iebench.data.dataset import PairsDataset, ViewsDataset
-from iebench.data.pack import find_pack, pack_paths, pack_split
+from iebench.data.pack import PackConfig, find_pack, pack_paths, pack_split, pack_tree
 from iebench.data.tree import TreeIndex
-from iebench.protocol.layout import object_key, split_files
+from iebench.protocol.layout import SPLITS, object_key, split_files
 
 VIEWS = 4
 
@@ -118,3 +118,40 @@ def test_packed_and_unpacked_agree_on_a_rendered_tree(rendered_tree, tmp_path):
         a, b = packed[k], jpegs[k]
         assert torch.equal(a.x_i, b.x_i) and torch.equal(a.x_j, b.x_j)
         assert torch.equal(a.rotation, b.rotation)
+
+
+def test_pack_tree_is_a_function_of_its_config(tree):
+    lines = []
+    packed = pack_tree(PackConfig(tree, resolution=8), log=lines.append)
+    assert [(p.split, p.objects, p.views) for p in packed] == [
+        ("train", 4, VIEWS),
+        ("val", 2, VIEWS),
+    ]
+    assert [p.path for p in packed] == [pack_paths(tree / "packed", s, 8)[0] for s in SPLITS]
+    assert lines == [p.summary() for p in packed]
+    assert lines[0].startswith(f"train: 4 objects x {VIEWS} views -> {tree / 'packed'}")
+    with pytest.raises(IebenchError, match="pack: resolution must be >= 1, got 0"):
+        PackConfig(tree, resolution=0)
+    with pytest.raises(IebenchError, match="pack: unknown splits test"):
+        PackConfig(tree, splits=("train", "test"))
+
+
+def empty_val(tree):
+    """The tree's val split files emptied, as a render with val fraction 0 writes them."""
+    files = split_files(tree, "val")
+    np.save(files.images, np.array([], dtype=str))
+    np.save(files.labels, np.array([], dtype=np.int64))
+    np.save(files.latents, np.zeros((0, np.load(files.latents).shape[1])))
+
+
+def test_a_tree_without_val_packs_its_train_split_when_named(tree):
+    empty_val(tree)
+    result = CliRunner().invoke(cli, ["pack", str(tree), "--resolution", "8"])
+    assert result.exit_code == 1 and "split 'val' has no objects" in result.output
+    assert not pack_paths(tree / "packed", "train", 8)[1].exists()  # checked before packing
+    result = CliRunner().invoke(
+        cli, ["pack", str(tree), "--resolution", "8", "--split", "train", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("train: 4 objects")
+    assert pack_paths(tree / "packed", "train", 8)[1].is_file()
