@@ -11,6 +11,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import check_output
 from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig
+from iebench.evaluation.output import holding_results
 from iebench.evaluation.run import evaluate as run_evaluation
 from iebench.protocol.results import format_table, write_results
 from iebench.protocol.tasks import TASKS
@@ -150,9 +151,12 @@ def evaluate(
         workers=workers,
         progress=not quiet,
     )
-    results = run_evaluation(encoder, config)
-    if results is not None:  # None: a torchrun process other than 0, which extracted its share
-        write_results(results, out)
-        click.echo(format_table(results))
-        click.echo(f"results written to {out}")
+    with holding_results(out):
+        # Again under the lock: a run into --out that ended meanwhile has written it.
+        check_output(out, "file", overwrite=overwrite)
+        results = run_evaluation(encoder, config)
+        if results is not None:  # None: a torchrun process other than 0, which extracted a share
+            write_results(results, out)
+            click.echo(format_table(results))
+            click.echo(f"results written to {out}")
     end_torchrun_worker()

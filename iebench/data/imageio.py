@@ -21,6 +21,9 @@ from iebench.core.errors import IebenchError
 from iebench.data.preprocess import resize, resized_size
 
 JPEG_MAGIC = b"\xff\xd8"
+# Most pixels decoded from one file (Pillow's default bound against decompression bombs): a
+# header of a few bytes can claim 65535 x 65535 pixels, 12 GiB once decoded.
+MAX_PIXELS = 89_478_485
 
 
 def read_image(path: Path, resolution: int | None = None, dct_scaling: bool = False) -> np.ndarray:
@@ -47,9 +50,11 @@ def decode(data: bytes, path: Path, min_shorter_side: int | None = None) -> np.n
     """
     if data[:2] == JPEG_MAGIC:
         try:
+            width, height = _jpeg_size(data)
+            if width * height > MAX_PIXELS:
+                raise IebenchError(f"{path}: {width}x{height} pixels, more than {MAX_PIXELS}")
             if min_shorter_side is None:
                 return simplejpeg.decode_jpeg(data, colorspace="RGB")
-            width, height = _jpeg_size(data)
             scaled_width, scaled_height = resized_size(width, height, min_shorter_side)
             return simplejpeg.decode_jpeg(
                 data, colorspace="RGB", min_width=scaled_width, min_height=scaled_height
@@ -58,9 +63,17 @@ def decode(data: bytes, path: Path, min_shorter_side: int | None = None) -> np.n
             raise IebenchError(f"{path}: corrupt JPEG ({error})") from None
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise IebenchError(
+                    f"{path}: {image.width}x{image.height} pixels, more than {MAX_PIXELS}"
+                )
             return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError):
+    # Pillow's plugins raise any of these on malformed files (its documented ValueError and
+    # TypeError, struct errors as ValueError; DecompressionBombError past its own bound).
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError):
         raise IebenchError(f"{path}: not a decodable image") from None
+    except Image.DecompressionBombError:
+        raise IebenchError(f"{path}: more than {MAX_PIXELS} pixels") from None
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:

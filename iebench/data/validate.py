@@ -165,7 +165,9 @@ def _run(jobs: list[ObjectCheck], workers: int, progress: bool) -> Iterator[Obje
         yield from tqdm(pool.map(check_object, jobs, chunksize=16), **bar)
 
 
-def _latent_range_problems(index: TreeIndex, spec: FactorSpec) -> list[str]:
+def latent_problems(index: TreeIndex, spec: FactorSpec) -> list[str]:
+    """The split latents against the factor spec: one line per bad row (at most
+    MAX_RANGE_LINES, the rest counted), each naming the file; empty when all are fine."""
     path = split_files(index.root, index.split).latents
     if index.latent_size != spec.size:
         return [
@@ -176,9 +178,14 @@ def _latent_range_problems(index: TreeIndex, spec: FactorSpec) -> list[str]:
     lines = []
     for k, view in outside[:MAX_RANGE_LINES]:
         synset, object_id = index.objects[k]
+        problem = (
+            f"factors outside the {spec.name!r} ranges"
+            if np.isfinite(index.latents[k, view]).all()
+            else "non-finite factors (NaN or inf)"
+        )
         lines.append(
             f"{path}: row {k * index.views + view} (/{synset}/{object_id}/ view {view}) "
-            f"has factors outside the {spec.name!r} ranges"
+            f"has {problem}"
         )
     if len(outside) > MAX_RANGE_LINES:
         lines.append(f"{path}: {len(outside) - MAX_RANGE_LINES} more rows out of range")
@@ -259,7 +266,7 @@ def _check_split(
     report.splits[split] = summary = SplitSummary(index.num_objects, index.views)
     if index.num_objects == 0:
         report.problems.append(f"{split_files(root, split).images}: the {split} split is empty")
-    report.problems += _latent_range_problems(index, expect.spec)
+    report.problems += latent_problems(index, expect.spec)
     image_size = expect.image_size or _first_image_size(index)
     if expect.image_size is None and image_size is not None:
         report.notes.append(f"{split}: expected image size {image_size} from the first image")

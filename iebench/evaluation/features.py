@@ -1,10 +1,12 @@
 """Backbone features, extracted once per image and cached on disk.
 
-The cache key covers everything the features depend on: the submission file,
-the checkpoint, the dataset (its fingerprint), the resolution and the
-normalisation. Features are written in shards of SHARD_OBJECTS objects, each
-atomically, so an interrupted extraction resumes at the first missing shard.
-Under torchrun process r extracts the missing shards s with s mod world_size == r.
+The cache key covers everything the features depend on: the submission file and
+the modules it imports from outside the installed packages, the checkpoint, the
+dataset (its fingerprint), the files extraction reads (each image's size and mtime,
+the checksum records, or the pack), the resolution and the normalisation. Features
+are written in shards of SHARD_OBJECTS objects, each atomically, so an interrupted
+extraction resumes at the first missing shard. Under torchrun process r extracts the
+missing shards s with s mod world_size == r.
 
     <cache root>/features-<key>/<split>-<shard>.npy   (objects, views, dim) float32
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +31,11 @@ from tqdm import tqdm
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, remove_stale_temps, sha256_file
 from iebench.data.dataset import ViewsDataset
+from iebench.data.pack import PACK_DIR, find_pack, pack_paths
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.data.tree import TreeIndex
 from iebench.evaluation.submission import Submission, check_features
-from iebench.protocol.layout import split_files
+from iebench.protocol.layout import CHECKSUMS_NAME, split_files
 from iebench.protocol.manifest import read_tree_manifest
 
 CACHE_FORMAT = 1
@@ -55,14 +61,57 @@ def dataset_fingerprint(root: Path, splits: tuple[str, ...] = ("train", "val")) 
     return digest.hexdigest()
 
 
-def cache_key(submission: Submission, fingerprint: str) -> str:
+def _stat_stamp(path: Path) -> str:
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise IebenchError(f"{path}: cannot read ({error.strerror})") from None
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def _record_stamp(directory: Path) -> str:
+    path = directory / CHECKSUMS_NAME
+    try:
+        return sha256_file(path)
+    except FileNotFoundError:
+        return "none"  # the published tree has no checksum records
+    except OSError as error:
+        raise IebenchError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def files_stamp(indices: Iterable[TreeIndex], resolution: int) -> str:
+    """sha256 over what extraction reads beyond the split files, cheaply (os.stat, no pixels
+    hashed): per split, the pack's files when its images come from one, else each object's
+    checksum record and each image's size and mtime. An image replaced in place changes it
+    unless both its size and its mtime were kept (e.g. copied with ``cp -p``)."""
+    digest = hashlib.sha256()
+    for index in indices:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the dataset itself warns about a stale pack
+            pack = find_pack(index, resolution)
+        if pack is not None:
+            for path in pack_paths(index.root / PACK_DIR, index.split, resolution):
+                digest.update(f"{index.split}/pack/{path.name}:{_stat_stamp(path)}\n".encode())
+            continue
+        for k in range(index.num_objects):
+            digest.update(f"{index.split}/{k}:{_record_stamp(index.object_dir(k))}\n".encode())
+            for view in range(index.views):
+                digest.update(f"{view}:{_stat_stamp(index.image_path(k, view))}\n".encode())
+    return digest.hexdigest()
+
+
+def cache_key(submission: Submission, fingerprint: str, files: str) -> str:
+    """The feature cache's name for ``submission`` on a dataset: its ``fingerprint`` and the
+    ``files_stamp`` of the files extraction reads."""
     metadata = submission.metadata
     fields = {
         "format": CACHE_FORMAT,
         "encoder": submission.file_sha256,
+        "modules": submission.module_sources,
         "checkpoint": submission.checkpoint_sha256,
         "build_seed": submission.build_seed,
         "dataset": fingerprint,
+        "files": files,
         "resolution": metadata.resolution,
         "mean": list(metadata.mean),
         "std": list(metadata.std),
@@ -184,22 +233,37 @@ def _extract_shards(
     bar = tqdm(total=len(items), unit="img", desc=f"features {index.split}", disable=not progress)
     pending: list[np.ndarray] = []
     done = seen = 0
-    with torch.inference_mode():
-        for batch in loader:
-            rows = len(batch.image)
-            first, last = items[seen] // views, items[seen + rows - 1] // views
-            where = f"{index.split} objects {first}..{last} ({rows} images)"
-            output = encoder(normalise(batch.image.to(device, non_blocking=True)))
-            # Checked before anything of the batch is kept: no shard holds a faulty batch.
-            output = check_features(submission, output, rows, where)
-            pending.append(output.float().cpu().numpy())
-            seen += rows
-            bar.update(rows)
-            # A batch may straddle shards: write every shard that is now complete.
-            while done < len(shards) and sum(len(a) for a in pending) >= sizes[done]:
-                features = np.concatenate(pending)
-                shard = features[: sizes[done]].reshape(-1, views, features.shape[-1])
-                cache.write_shard(index.split, shards[done], shard)
-                pending = [features[sizes[done] :]]
-                done += 1
-    bar.close()
+    try:
+        with torch.inference_mode():
+            for batch in loader:
+                rows = len(batch.image)
+                first, last = items[seen] // views, items[seen + rows - 1] // views
+                where = f"{index.split} objects {first}..{last} ({rows} images)"
+                output = encoder(normalise(batch.image.to(device, non_blocking=True)))
+                # Checked before anything of the batch is kept: no shard holds a faulty batch.
+                output = check_features(submission, output, rows, where)
+                pending.append(output.float().cpu().numpy())
+                seen += rows
+                bar.update(rows)
+                # A batch may straddle shards: write every shard that is now complete.
+                while done < len(shards) and sum(len(a) for a in pending) >= sizes[done]:
+                    features = np.concatenate(pending)
+                    shard = features[: sizes[done]].reshape(-1, views, features.shape[-1])
+                    cache.write_shard(index.split, shards[done], shard)
+                    pending = [features[sizes[done] :]]
+                    done += 1
+    except IebenchError as error:
+        raise worker_error(error) from None
+    finally:
+        bar.close()
+
+
+def worker_error(error: IebenchError) -> IebenchError:
+    """``error`` as its one line, also when a DataLoader worker raised it (e.g. a corrupt
+    image): DataLoader re-raises it here as the same type, its message the worker's whole
+    traceback, which ends with ``module.Type: <the original message>``."""
+    text = str(error)
+    marker = f"{type(error).__module__}.{type(error).__qualname__}: "
+    if "DataLoader worker" not in text.partition("\n")[0] or marker not in text:
+        return error
+    return IebenchError(text[text.rfind(marker) + len(marker) :].rstrip())

@@ -17,8 +17,15 @@ from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
 from iebench.core.seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex, require_objects
+from iebench.data.validate import expectations, latent_problems
 from iebench.evaluation.config import EvalConfig
-from iebench.evaluation.features import cache_key, dataset_fingerprint, extract_features, open_cache
+from iebench.evaluation.features import (
+    cache_key,
+    dataset_fingerprint,
+    extract_features,
+    files_stamp,
+    open_cache,
+)
 from iebench.evaluation.metrics import constant_r2
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import (
@@ -182,12 +189,18 @@ def _submission(encoder: Submission | Path | str, config: EvalConfig) -> Submiss
 
 
 def _checked_indices(data: Path) -> dict[str, TreeIndex]:
-    """Every split's index, refused before any work when it cannot be evaluated."""
+    """Every split's index, refused before any work when it cannot be evaluated: no objects,
+    fewer than 2 views, or latents that are not finite and within the tree's factor spec
+    (as `iebench validate` checks them)."""
     indices = {split: TreeIndex.load(data, split) for split in SPLITS}
+    spec = expectations(data).spec
     for index in indices.values():
         require_objects(index)
         if index.views < 2:
             raise IebenchError(f"{data}: pairs need at least 2 views per object")
+        problems = latent_problems(index, spec)
+        if problems:
+            raise IebenchError(f"{problems[0]}; `iebench validate {data}` lists every problem")
     return indices
 
 
@@ -196,7 +209,8 @@ def _extract(
 ) -> tuple[dict[str, np.ndarray], str] | None:
     """(The features of each split (cached), the device), or None on a torchrun process
     other than 0."""
-    cache = open_cache(config.cache_root, cache_key(submission, fingerprint))
+    files = files_stamp(indices.values(), submission.metadata.resolution)
+    cache = open_cache(config.cache_root, cache_key(submission, fingerprint, files))
     processes = start(config.device)
     try:
         features = {

@@ -16,18 +16,23 @@ and optionally, for the equivariance metrics (MRR, H@k, PRE),
 ``checkpoint`` is ``--checkpoint PATH`` when given, else ``METADATA.checkpoint``
 (relative to the submission file), else None. The file is imported with
 importlib from its path (never from sys.path) and checked by ``load_submission``
-before any work: each failure is one IebenchError naming the file.
+before any work: each failure is one IebenchError naming the file. The modules it
+imports from outside the standard library, the installed packages and iebench (its
+own helpers, found on sys.path) are recorded by the sha256 of their source, for the
+feature cache's key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import site
 import subprocess
 import sys
+import sysconfig
 import traceback
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -138,6 +143,8 @@ class Submission:
     predictor: Predictor | None = None
     build_seed: int | None = None  # the global generators' seed while it was built
     git_commit: str | None = None  # of the repository holding the file ("-dirty": changed)
+    # sha256 of each module the file imported that is not installed (its helpers), by name
+    module_sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_module(
@@ -254,6 +261,34 @@ def repository_commit(path: Path) -> str | None:
     return head.stdout.strip() + ("" if clean else "-dirty")
 
 
+def _installed_folders() -> tuple[Path, ...]:
+    """Where the standard library and installed packages live."""
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    folders |= {*site.getsitepackages(), site.getusersitepackages()}
+    return tuple(Path(folder).resolve() for folder in folders)
+
+
+def local_module_sources(names: Iterable[str]) -> dict[str, str]:
+    """sha256 of the source file of each module of ``names`` (loaded ones) that is neither
+    iebench's nor from the standard library or an installed package: code the features
+    depend on beyond the submission file itself."""
+    installed = _installed_folders()
+    sources = {}
+    for name in sorted(names):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if name.split(".")[0] == "iebench" or not isinstance(file, str):
+            continue
+        source = Path(file).resolve()
+        if any(source.is_relative_to(folder) for folder in installed):
+            continue
+        try:
+            sources[name] = sha256_file(source)
+        except OSError:
+            sources[name] = "unreadable"
+    return sources
+
+
 def load_submission(
     path: Path | str, checkpoint: Path | None = None, device: str = "cpu", seed: int = 0
 ) -> Submission:
@@ -263,11 +298,15 @@ def load_submission(
     generators seeded with ``seed``, so that an encoder initialised at random is the same
     encoder every time (see docs/protocol.md)."""
     path = Path(path)
+    loaded = set(sys.modules)
     with seeded_global_state(seed):
         submission = _build_submission(path, checkpoint)
     submission.build_seed = seed
     submission.git_commit = repository_commit(path)
     check_submission(submission, device)
+    # What the file imported (at import, while building or while checked) and was not loaded
+    # before; a module it shares with the caller was loaded before and is not seen here.
+    submission.module_sources = local_module_sources(set(sys.modules) - loaded)
     return submission
 
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iebench.core.errors import IebenchError
+from iebench.core.errors import IebenchError, unreadable_checkpoint
 
 # Prefixes under which official checkpoints store the backbone, most specific first.
 BACKBONE_PREFIXES = ("module.backbone.", "backbone.", "module.")
@@ -154,7 +154,7 @@ def load_backbone_weights(model: nn.Module, checkpoint: Path | Mapping) -> None:
         try:
             loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
         except Exception as error:
-            raise IebenchError(f"{source}: not a readable torch checkpoint ({error})") from None
+            raise unreadable_checkpoint(source, error) from None
         if not isinstance(loaded, Mapping):
             raise IebenchError(f"{source}: expected a state dict, got {type(loaded).__name__}")
     state = _backbone_state(loaded)

@@ -6,6 +6,7 @@ folder extracted from it (``cifar-10-batches-py`` / ``cifar-100-python``).
 
 from __future__ import annotations
 
+import io
 import pickle
 import tarfile
 from dataclasses import dataclass
@@ -55,12 +56,47 @@ def _read_members(path: Path) -> dict[str, bytes]:
         raise IebenchError(f"{path}: not a readable CIFAR .tar.gz archive ({error})") from None
 
 
+# The only globals a CIFAR batch (a dict of bytes, lists and a numpy array) may name: a
+# pickle is a program, and one naming anything else (os.system, ...) is refused unrun.
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),  # numpy < 2
+        ("numpy._core.multiarray", "_reconstruct"),  # numpy >= 2
+        ("numpy.core.numeric", "_frombuffer"),  # pickle protocol 5
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # bytes pickled by Python 3 at protocol 2
+        ("builtins", "bytearray"),
+    }
+)
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and builtin containers, nothing else."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refused global {module[:100]}.{name[:100]}")
+        return super().find_class(module, name)
+
+
 def _decode(path: Path, name: str, payload: bytes, label_key: bytes) -> tuple[np.ndarray, ...]:
     try:
-        batch = pickle.loads(payload, encoding="bytes")
+        batch = BatchUnpickler(io.BytesIO(payload), encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[label_key], dtype=np.int64)
-    except (pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as error:
+    # What a malformed or hostile pickle raises, and a batch that is not the dict expected.
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        OverflowError,
+    ) as error:
         raise IebenchError(f"{path}: {name} is not a CIFAR python batch ({error!r})") from None
     if data.ndim != 2 or data.shape[1] != 3 * SIDE * SIDE or len(labels) != len(data):
         raise IebenchError(

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from iebench.core.errors import IebenchError
+from iebench.core.errors import IebenchError, unreadable_checkpoint
 from iebench.core.io import atomic_path, write_json_atomic, write_text_atomic
 
 BACKBONE_PREFIX = "backbone."
@@ -73,7 +73,7 @@ def load_torch(path: Path) -> dict:
     except FileNotFoundError:
         raise IebenchError(f"{path}: file not found") from None
     except Exception as error:
-        raise IebenchError(f"{path}: not a readable torch checkpoint ({error})") from None
+        raise unreadable_checkpoint(path, error) from None
     if not isinstance(data, dict):
         raise IebenchError(f"{path}: expected a dict, got {type(data).__name__}")
     return data
