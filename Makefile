@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A pinned torch: this version installs the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: setup test test-fast lint browser demo clean
+.PHONY: setup test test-fast lint browser docs demo clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,12 @@ lint: $(STAMP)
 browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: lint browser
+# The documentation site (mkdocs.yml) into site/; --strict: a broken link, a missing heading or a
+# docstring that cannot be rendered fails the build. Builds offline.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint browser docs
 	$(BIN)/python -m pytest -q
 
 # The quick subset: no Blender, Ray, browser, torchrun or slow tests (under 2 minutes).
@@ -36,4 +41,4 @@ demo: $(STAMP)
 	$(BIN)/iebench demo --out demo
 
 clean:
-	rm -rf $(VENV) demo
+	rm -rf $(VENV) demo site
