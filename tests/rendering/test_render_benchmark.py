@@ -14,7 +14,7 @@ import pytest
 from iebench.core.errors import IebenchError
 from iebench.objects.shapenet import discover
 from iebench.rendering import preset_settings
-from iebench.rendering.presets import PRESETS, RenderSettings
+from iebench.scene.presets import PRESETS, RenderSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_new_cycles_options_default_to_cycles_own_and_reach_blender():
     samples, no guiding, clamping 0 direct / 10 indirect, no texture limit); a setting that
     changes them reaches the scene."""
     from iebench.render.scene import BlenderScene
-    from iebench.rendering.scene import STAGE
+    from iebench.scene.description import STAGE
 
     names = ("adaptive_min_samples", "use_guiding", "sample_clamp_direct")
     names += ("sample_clamp_indirect", "texture_limit_render")

@@ -16,10 +16,10 @@ from iebench.data.splits import seeded_split, split_like
 from iebench.protocol.checksums import Checksums, digest_of
 from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
-from iebench.rendering.meshcheck import MeshError, check_obj
 from iebench.rendering.run import lock_tree, render_objects, select_objects
-from iebench.rendering.scene import STAGE
 from iebench.rendering.views import plan_view, render_seed, view_complete, write_latent
+from iebench.scene.description import STAGE
+from iebench.scene.meshcheck import MeshError, check_obj
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 
