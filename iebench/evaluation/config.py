@@ -10,6 +10,7 @@ import torch
 
 from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
+from iebench.protocol.layout import FEATURE_CACHE_NAME
 from iebench.protocol.tasks import TASKS
 
 
@@ -110,7 +111,7 @@ class EvalConfig:
 
     @property
     def cache_root(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else self.data / ".iebench-cache"
+        return self.cache_dir if self.cache_dir is not None else self.data / FEATURE_CACHE_NAME
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

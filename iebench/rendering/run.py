@@ -36,9 +36,11 @@ from iebench.protocol.layout import (
     FAILURES_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
+    SHARD_LOCK_PATTERN,
     image_path,
     latent_path,
     object_dir,
+    shard_names,
 )
 from iebench.protocol.manifest import Manifest, manifest_paths
 from iebench.rendering.config import RenderConfig
@@ -104,8 +106,8 @@ def output_names(config: RenderConfig) -> tuple[str, str]:
     """Manifest and failures file names; each shard of a job array writes its own."""
     if config.shard is None:
         return MANIFEST_NAME, FAILURES_NAME
-    index, count = config.shard
-    return f"iebench.shard-{index}-of-{count}.json", f"failures.shard-{index}-of-{count}.csv"
+    names = shard_names(*config.shard)
+    return names.manifest, names.failures
 
 
 def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
@@ -116,15 +118,12 @@ def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
     try:
         stale = [stack.enter_context(hold(tree, shared=config.shard is not None))]
         if config.shard is not None:
-            index, count = config.shard
-            stale.append(
-                stack.enter_context(hold(config.out / f"iebench.shard-{index}-of-{count}.lock"))
-            )
+            stale.append(stack.enter_context(hold(config.out / shard_names(*config.shard).lock)))
     except Locked as error:
         stack.close()
         holders = [error.holder] if error.holder else []
         if error.path == tree and not holders:  # held shared: by shards, which name themselves
-            shards = sorted(config.out.glob("iebench.shard-*.lock"))
+            shards = sorted(config.out.glob(SHARD_LOCK_PATTERN))
             holders = [f"{path.name} by {who}" for path in shards if (who := holder_of(path))]
         raise IebenchError(
             f"{config.out}: another render is writing this tree "

@@ -32,6 +32,7 @@ from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
+from iebench.protocol.layout import RUN_LOCK_NAME
 from iebench.training.batchnorm import sync_batch_norm
 from iebench.training.config import TrainConfig
 from iebench.training.export import write_run_outputs
@@ -64,11 +65,6 @@ def train(
             return _train(config, resume, processes, given, held)
     finally:
         distributed.stop(processes)
-
-
-# Held by the process writing a run folder: two runs resumed into one folder would
-# interleave their checkpoints, and each would delete the other's temporary files.
-RUN_LOCK_NAME = "train.lock"
 
 
 def _lock_run(files: RunFiles, held: contextlib.ExitStack) -> None:

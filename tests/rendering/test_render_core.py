@@ -16,7 +16,7 @@ from iebench.data.splits import seeded_split, split_like
 from iebench.protocol.checksums import Checksums, digest_of
 from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
-from iebench.rendering.run import lock_tree, render_objects, select_objects
+from iebench.rendering.run import lock_tree, output_names, render_objects, select_objects
 from iebench.rendering.views import plan_view, render_seed, view_complete, write_latent
 from iebench.scene.description import STAGE
 from iebench.scene.meshcheck import MeshError, check_obj
@@ -210,6 +210,14 @@ def test_empty_inputs_are_refused_before_anything_is_written(tmp_path, per_class
     with pytest.raises(IebenchError, match=re.escape(message)):
         render_objects(RenderConfig(out=out, objects=root, progress=False, **options), print)
     assert not out.exists()
+
+
+def test_each_shard_writes_its_own_manifest_and_failures_file():
+    assert output_names(RenderConfig(out="x")) == ("iebench.json", "failures.csv")
+    assert output_names(RenderConfig(out="x", shard=(2, 5))) == (
+        "iebench.shard-2-of-5.json",
+        "failures.shard-2-of-5.csv",
+    )
 
 
 def test_a_tree_is_locked_for_a_run_and_shards_share_it(tmp_path):
