@@ -20,7 +20,6 @@ takes on 2 CPU cores is ``DEMO_MINUTES``.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import shutil
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
-from iebench.core.locks import Locked, hold
+from iebench.core.locks import hold_or_refuse
 from iebench.protocol.layout import DEMO_LOCK_NAME
 from iebench.protocol.tracks import MINI_PILOT
 
@@ -145,15 +144,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     """Run every stage, saying what happens; returns where the outputs are. A second demo
     into the same folder while one runs is refused in one line naming the holder."""
     config.out.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(hold(config.out / DEMO_LOCK_NAME))
-        except Locked as error:
-            raise IebenchError(
-                f"{config.out}: another demo is running in this folder "
-                f"({error.holder or 'another process'}); wait for it to end or choose another "
-                "--out"
-            ) from None
+    with hold_or_refuse(config.out / DEMO_LOCK_NAME, "another demo is running in this folder"):
         return _run_stages(config, say)
 
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.io import TEMP_PREFIX, remove_stale_temps, write_text_atomic
-from iebench.core.locks import Locked, hold, holder_of
+from iebench.core.locks import hold_or_refuse
 from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.protocol.checksums import Checksums
@@ -113,26 +113,22 @@ def output_names(config: RenderConfig) -> tuple[str, str]:
 def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
     """Lock the tree for this run: exclusively, or for a shard, shared with the other shards
     (and exclusively its own share); refuse in one line naming the holder."""
-    stack = contextlib.ExitStack()
-    tree = config.out / LOCK_NAME
-    try:
-        stale = [stack.enter_context(hold(tree, shared=config.shard is not None))]
+    what, instead = "another render is writing this tree", "render into another --out"
+    with contextlib.ExitStack() as stack:
+        tree = hold_or_refuse(
+            config.out / LOCK_NAME,
+            what,
+            instead,
+            shared=config.shard is not None,
+            sharers=SHARD_LOCK_PATTERN,
+        )
+        stale = [stack.enter_context(tree)]
         if config.shard is not None:
-            stale.append(stack.enter_context(hold(config.out / shard_names(*config.shard).lock)))
-    except Locked as error:
-        stack.close()
-        holders = [error.holder] if error.holder else []
-        if error.path == tree and not holders:  # held shared: by shards, which name themselves
-            shards = sorted(config.out.glob(SHARD_LOCK_PATTERN))
-            holders = [f"{path.name} by {who}" for path in shards if (who := holder_of(path))]
-        raise IebenchError(
-            f"{config.out}: another render is writing this tree "
-            f"({'; '.join(holders) or 'another process'}); wait for it to end or render into "
-            "another --out"
-        ) from None
-    for holder in filter(None, stale):
-        log(f"{config.out}: taking over the lock of a run that died ({holder})")
-    return stack
+            share = config.out / shard_names(*config.shard).lock
+            stale.append(stack.enter_context(hold_or_refuse(share, what, instead)))
+        for holder in filter(None, stale):
+            log(f"{config.out}: taking over the lock of a run that died ({holder})")
+        return stack.pop_all()
 
 
 def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject], list[Failure]]:
