@@ -11,7 +11,7 @@ import torch
 from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
 from iebench.protocol.layout import FEATURE_CACHE_NAME
-from iebench.protocol.tasks import TASKS
+from iebench.protocol.tasks import PROTOCOL_NAMES, TASKS
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,13 @@ class ProbeSettings:
     epochs: int = 300
 
 
+# Keyed by the results schema's names: unpacking fails at import unless there is one
+# setting per name.
+_REFERENCE, _QUICK = PROTOCOL_NAMES
 PROTOCOLS: dict[str, ProbeSettings] = {
-    "reference": ProbeSettings(),
+    _REFERENCE: ProbeSettings(),
     # The reference probes, fewer epochs: for smoke tests and demos, not for comparisons.
-    "quick": ProbeSettings(epochs=10),
+    _QUICK: ProbeSettings(epochs=10),
 }
 
 
