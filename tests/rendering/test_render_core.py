@@ -34,8 +34,16 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def test_a_valid_obj_passes_with_relative_indices_and_its_material_library(tmp_path):
+    """Relative indices count back from the last vertex read, and the library is looked up
+    next to the model; a missing texture is not fatal. Each contrast fails as it must."""
+    model = write(tmp_path / "m.obj", "mtllib m.mtl\n" + TRIANGLE + "f -3 -2 -1\n")
+    with pytest.raises(MeshError, match="missing material library m.mtl"):
+        check_obj(model)
     write(tmp_path / "m.mtl", "newmtl a\nKd 1 0 0\nmap_Kd missing.png\n")
-    check_obj(write(tmp_path / "m.obj", "mtllib m.mtl\n" + TRIANGLE + "f -3 -2 -1\n"))
+    assert check_obj(model) is None
+    write(model, "mtllib m.mtl\n" + TRIANGLE + "f -4 -2 -1\n")  # one vertex too far back
+    with pytest.raises(MeshError, match=r"m.obj:6: face refers to a missing vertex"):
+        check_obj(model)
 
 
 @pytest.mark.parametrize(
