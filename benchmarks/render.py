@@ -38,9 +38,9 @@ from iebench.objects import builtin_objects
 from iebench.objects.shapenet import ShapeNetObject, discover
 from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.render.scene import BlenderScene
-from iebench.rendering.presets import PRESETS, RenderSettings
-from iebench.rendering.scene import STAGE, describe_view
 from iebench.rendering.views import render_seed
+from iebench.scene.description import STAGE, describe_view
+from iebench.scene.presets import PRESETS, RenderSettings
 
 SEED = 0
 # The naive pipelines: default settings, but a fresh scene and model load for every view,

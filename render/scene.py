@@ -10,8 +10,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from iebench.rendering.presets import RenderSettings
-from iebench.rendering.scene import SceneDescription, Stage
+from iebench.scene.description import SceneDescription, Stage
+from iebench.scene.presets import RenderSettings
 
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 

@@ -34,9 +34,9 @@ from PIL import Image
 
 from iebench.core.io import write_bytes_atomic
 from iebench.protocol.checksums import digest_of
-from iebench.rendering.meshcheck import MeshError, check_obj
-from iebench.rendering.presets import RenderSettings
-from iebench.rendering.scene import SceneDescription, Stage
+from iebench.scene.description import SceneDescription, Stage
+from iebench.scene.meshcheck import MeshError, check_obj
+from iebench.scene.presets import RenderSettings
 
 
 def _die_with_parent(parent: int) -> None:

@@ -1,7 +1,9 @@
 """The package's boundaries (docs/architecture.md), held by reading every import.
 
 core/ and protocol/ are the bottom: they import nothing above them, and no torch (but for
-core/processes.py, the distributed helpers).
+core/processes.py, the distributed helpers). scene/ is the plain-data scene both sides of
+rendering share, so the dependency is one-way: rendering/ -> render/ -> scene/.
+Every import counts, at any depth (imports inside functions too), relative ones resolved.
 Only render/ (iebench.render) imports bpy. The harness (evaluation/) never
 imports training/ or rendering/; the leaderboard never imports torch; and
 `iebench evaluate` runs where Blender is not installed.
@@ -25,8 +27,11 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "protocol": {"core", "protocol"},
     "objects": {"core", "protocol", "objects"},
+    "scene": {"core", "protocol", "scene"},
     # the orchestration writes split files (data.splits) and hosts the Blender side in Ray actors
-    "rendering": {"core", "protocol", "objects", "data", "rendering", "render"},
+    "rendering": {"core", "protocol", "objects", "data", "scene", "rendering", "render"},
+    # the Blender side (top-level render/, installed as iebench.render)
+    "render": {"core", "protocol", "scene", "render"},
     "data": {"core", "protocol", "data"},
     "evaluation": {"core", "protocol", "data", "evaluation"},
     "models": {"core", "protocol", "models"},
@@ -37,14 +42,30 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+def _module_of(path: Path) -> str:
+    """The dotted name a file imports as (render/ installs as iebench.render)."""
+    relative = path.relative_to(ROOT).with_suffix("")
+    parts = list(relative.parts)
+    if parts[0] == BLENDER_SIDE.name:
+        parts.insert(0, PACKAGE.name)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def _imports(path: Path) -> list[str]:
-    """Absolute module names imported by a file, at any depth (lazy imports count too)."""
+    """Absolute module names imported by a file, at any depth (lazy imports count too);
+    relative imports are resolved against the file's package."""
     names = []
+    package = _module_of(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1]
+            names.append(".".join([*base, node.module] if node.module else base))
     return names
 
 
@@ -59,21 +80,27 @@ def _files(folder: Path) -> list[Path]:
 
 def test_every_room_imports_only_the_rooms_below_it():
     problems = []
-    for path in _files(PACKAGE):
-        relative = path.relative_to(PACKAGE)
-        room = relative.parts[0] if len(relative.parts) > 1 else None
+    for path in _files(PACKAGE) + _files(BLENDER_SIDE):
+        room = _room(_module_of(path))
         if room not in ALLOWED:  # cli/, demo.py and the package root compose the rooms
             continue
         for module in _imports(path):
             target = _room(module)
             if target is not None and target not in ALLOWED[room]:
-                problems.append(f"{relative}: imports {module}")
+                problems.append(f"{path.relative_to(ROOT)}: imports {module}")
     assert not problems, "\n".join(problems)
+
+
+def test_lazy_and_relative_imports_are_read():
+    """The reader above sees an import inside a function, and resolves a relative one."""
+    assert "iebench.render.worker" in _imports(PACKAGE / "rendering" / "ray_pool.py")
+    assert _module_of(BLENDER_SIDE / "worker.py") == "iebench.render.worker"
+    assert _module_of(PACKAGE / "scene" / "__init__.py") == "iebench.scene"
 
 
 def test_the_rooms_are_the_ones_this_test_knows():
     rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert rooms == {*ALLOWED, "cli"}, "a new room needs its place in ALLOWED and docs"
+    assert rooms | {"render"} == {*ALLOWED, "cli"}, "a new room needs its place in ALLOWED and docs"
 
 
 def test_only_the_blender_side_imports_bpy():
@@ -86,18 +113,18 @@ def test_only_the_blender_side_imports_bpy():
     assert any("bpy" in _imports(path) for path in _files(BLENDER_SIDE))
 
 
-def test_spec_and_core_import_no_torch():
-    """Torch-free contracts; core's only torch module is the process helpers."""
+def test_protocol_core_and_scene_import_no_torch():
+    """Torch-free contracts, lazy imports included; core's only torch module is the process
+    helpers. The Blender side and the scene it reads never load torch either."""
     core = [p for p in _files(PACKAGE / "core") if p.name != "processes.py"]
-    for path in _files(PACKAGE / "protocol") + core:
-        top_level = [
-            node
-            for node in ast.parse(path.read_text(encoding="utf-8")).body
-            if isinstance(node, ast.Import | ast.ImportFrom)
-        ]
-        names = [a.name for n in top_level if isinstance(n, ast.Import) for a in n.names]
-        names += [n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module]
-        assert not [n for n in names if n.split(".")[0] == "torch"], path
+    rooms = _files(PACKAGE / "protocol") + _files(PACKAGE / "scene") + _files(BLENDER_SIDE)
+    offenders = [
+        f"{path.relative_to(ROOT)}: imports {module}"
+        for path in rooms + core
+        for module in _imports(path)
+        if module.split(".")[0] == "torch"
+    ]
+    assert offenders == []
 
 
 TINY_ENCODER = """\
@@ -132,6 +159,8 @@ def _loaded_after(code: str) -> set[str]:
             ("torch",),
         ),
         ("import iebench.cli; iebench.cli.cli.list_commands(None)", ("torch", "bpy")),
+        # the Blender side's worker: the scene room below it, no orchestration, no torch
+        ("import iebench.render.worker", ("iebench.rendering", "torch", "bpy")),
     ],
 )
 def test_importing_a_stage_loads_nothing_it_must_not(code, forbidden):

@@ -17,8 +17,8 @@ from helpers.handbuilt import build_tree
 
 from iebench.cli import cli
 from iebench.core.errors import IebenchError
-from iebench.core.seeding import torch_generator
 from iebench.data.dataset import EpochSampler, PairsDataset, ViewsDataset
+from iebench.data.torch_seeding import torch_generator
 from iebench.data.validate import validate_tree
 from iebench.demo import DemoConfig
 from iebench.evaluation.config import ProbeSettings

@@ -13,6 +13,7 @@ from iebench.core.processes import end_torchrun_worker
 from iebench.evaluation.config import PROTOCOLS, EvalConfig
 from iebench.evaluation.output import holding_results
 from iebench.evaluation.run import evaluate as run_evaluation
+from iebench.protocol.layout import FEATURE_CACHE_NAME
 from iebench.protocol.results import format_table, write_results
 from iebench.protocol.tasks import TASKS
 
@@ -90,7 +91,7 @@ def _tasks(value: str | None) -> tuple[str, ...] | None:
     "--cache",
     type=click.Path(path_type=Path),
     default=None,
-    help="Feature cache directory (default DATA/.iebench-cache).",
+    help=f"Feature cache directory (default DATA/{FEATURE_CACHE_NAME}).",
 )
 @click.option(
     "--device",

@@ -9,11 +9,11 @@ import click
 from iebench.cli.options import config_options, default_of, examples
 from iebench.core.io import check_output
 from iebench.rendering.config import RenderConfig
-from iebench.rendering.presets import PRESETS
 from iebench.rendering.run import render_objects
-from iebench.rendering.scene import SCENES
+from iebench.scene.description import SCENES
+from iebench.scene.presets import PRESETS
 
-# What each preset is for; the settings themselves are iebench.rendering.presets.PRESETS.
+# What each preset is for; the settings themselves are iebench.scene.presets.PRESETS.
 PRESET_USES = {
     "reference": "the published settings (100 samples, adaptive sampling, OIDN denoising)",
     "default": (

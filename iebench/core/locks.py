@@ -82,3 +82,33 @@ def holder_of(path: Path) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def hold_or_refuse(
+    path: Path,
+    what: str,
+    instead: str = "choose another --out",
+    shared: bool = False,
+    sharers: str | None = None,
+) -> Iterator[str | None]:
+    """`hold` ``path``, or refuse in one line naming the folder, ``what`` is going on there and
+    its holder: "<folder>: <what> (<holder>); wait for it to end or <instead>". A lock held
+    shared names nobody: ``sharers`` is the glob, next to ``path``, of the locks its shared
+    holders each hold for themselves, read to name them."""
+    path = Path(path)
+    with contextlib.ExitStack() as stack:
+        try:
+            stale = stack.enter_context(hold(path, shared))
+        except Locked as error:
+            holders = [error.holder] if error.holder else []
+            if not holders and sharers is not None:
+                others = sorted(path.parent.glob(sharers))
+                holders = [
+                    f"{other.name} by {who}" for other in others if (who := holder_of(other))
+                ]
+            raise IebenchError(
+                f"{path.parent}: {what} ({'; '.join(holders) or 'another process'}); "
+                f"wait for it to end or {instead}"
+            ) from None
+        yield stale

@@ -7,25 +7,21 @@ machine. Keys are hashed with SHA-256, never Python's salted ``hash``. A seed
 of 0 is a seed.
 
 Two families, kept apart because their outputs are pinned by tests:
-- text keys (``key_digest``, ``numpy_generator``, ``torch_generator``, ``cycles_seed``):
+- text keys (``key_digest``, ``numpy_generator``, ``torch_seed``, ``cycles_seed``):
   "/"-joined parts, hashed;
-- integer streams (``stream_generator``, ``stream_int``, ``torch_stream_generator``):
-  numpy's SeedSequence over ``[seed, *stream]``.
+- integer streams (``stream_generator``, ``stream_int``): numpy's SeedSequence over
+  ``[seed, *stream]``.
+Torch-free: torch generators seeded with ``torch_seed`` and ``stream_int`` are made in
+`iebench.data.torch_seeding`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from iebench.core.errors import IebenchError
-
-if TYPE_CHECKING:
-    import torch
 
 KeyPart = str | int
 
@@ -53,12 +49,10 @@ def cycles_seed(*key: KeyPart) -> int:
     return int.from_bytes(key_digest(*key)[:4], "little") & 0x7FFFFFFF
 
 
-def torch_generator(seed: int, *key: KeyPart) -> torch.Generator:
-    """A CPU torch generator for ``key`` under ``seed`` (63 bits of the hash of seed/key)."""
-    import torch
-
-    digest = key_digest(check_seed(seed), *key)
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+def torch_seed(seed: int, *key: KeyPart) -> int:
+    """The seed of the torch generator for ``key`` under ``seed``: 63 bits of the hash of
+    seed/key (non-negative, as ``torch.Generator.manual_seed`` takes)."""
+    return int.from_bytes(key_digest(check_seed(seed), *key)[:8], "little") >> 1
 
 
 def stream_sequence(seed: int, *stream: int) -> np.random.SeedSequence:
@@ -73,32 +67,3 @@ def stream_generator(seed: int, *stream: int) -> np.random.Generator:
 def stream_int(seed: int, *stream: int) -> int:
     """One 64-bit integer for an integer stream (to seed torch's global generator)."""
     return int(stream_sequence(seed, *stream).generate_state(1, np.uint64)[0])
-
-
-def torch_stream_generator(seed: int, *stream: int) -> torch.Generator:
-    """A CPU torch generator for an integer stream, e.g. (rank, step)."""
-    import torch
-
-    return torch.Generator().manual_seed(stream_int(seed, *stream))
-
-
-@contextlib.contextmanager
-def seeded_global_state(seed: int) -> Iterator[None]:
-    """Run a block with the global generators of torch, numpy and ``random`` seeded with
-    ``seed``, restoring them afterwards (CUDA's are seeded, not restored: saving them would
-    open a context on every GPU): for code outside iebench that draws from global state,
-    e.g. a submission's ``build_encoder`` initialising layers."""
-    import random
-
-    import torch
-
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_seed(seed))
-        random.seed(seed)
-        np.random.seed(seed)  # noqa: NPY002 - the global state is what such code reads
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)

@@ -29,16 +29,9 @@ from iebench.core.io import atomic_path, check_output, remove_stale_temps, write
 from iebench.data.imageio import read_image
 from iebench.data.preprocess import DEFAULT_RESOLUTION
 from iebench.data.tree import TreeIndex, require_objects
-from iebench.protocol.layout import SPLITS, split_files
+from iebench.protocol.layout import PACK_DIR, SPLITS, pack_paths, split_files
 
-PACK_DIR = "packed"
 PACK_FORMAT = "iebench-pack-1"
-
-
-def pack_paths(directory: Path, split: str, resolution: int) -> tuple[Path, Path]:
-    """(array file, index file) of a split's pack at a resolution."""
-    stem = f"{split}-{int(resolution)}px"
-    return Path(directory) / f"{stem}.npy", Path(directory) / f"{stem}.json"
 
 
 class PackedImages:

@@ -10,7 +10,8 @@ import torch
 
 from iebench.core.cpus import default_workers
 from iebench.core.errors import IebenchError
-from iebench.protocol.tasks import TASKS
+from iebench.protocol.layout import FEATURE_CACHE_NAME
+from iebench.protocol.tasks import PROTOCOL_NAMES, TASKS
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,13 @@ class ProbeSettings:
     epochs: int = 300
 
 
+# Keyed by the results schema's names: unpacking fails at import unless there is one
+# setting per name.
+_REFERENCE, _QUICK = PROTOCOL_NAMES
 PROTOCOLS: dict[str, ProbeSettings] = {
-    "reference": ProbeSettings(),
+    _REFERENCE: ProbeSettings(),
     # The reference probes, fewer epochs: for smoke tests and demos, not for comparisons.
-    "quick": ProbeSettings(epochs=10),
+    _QUICK: ProbeSettings(epochs=10),
 }
 
 
@@ -110,7 +114,7 @@ class EvalConfig:
 
     @property
     def cache_root(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else self.data / ".iebench-cache"
+        return self.cache_dir if self.cache_dir is not None else self.data / FEATURE_CACHE_NAME
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,16 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
-from iebench.core.locks import Locked, hold
-
-# The lock's name next to the results file; its place is iebench/protocol/layout.py.
-RESULTS_LOCK_SUFFIX = ".lock"
-
-
-def results_lock(out: Path) -> Path:
-    """The lock file of the results file ``out``: hidden, beside it."""
-    out = Path(out)
-    return out.with_name(f".{out.name}{RESULTS_LOCK_SUFFIX}")
+from iebench.core.locks import hold_or_refuse
+from iebench.protocol.layout import results_lock_path
 
 
 @contextlib.contextmanager
@@ -33,18 +25,12 @@ def holding_results(out: Path) -> Iterator[None]:
     if int(os.environ.get("RANK", "0")) != 0:
         yield
         return
-    lock = results_lock(out)
+    out = Path(out)
     try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise IebenchError(f"{out}: cannot create its folder ({error.strerror})") from None
-    with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(hold(lock))
-        except Locked as locked:
-            raise IebenchError(
-                f"{out}: another `iebench evaluate` is writing it "
-                f"({locked.holder or 'a process'}, lock {lock}); wait for it to end or choose "
-                f"another --out"
-            ) from None
+    with hold_or_refuse(
+        results_lock_path(out), f"another `iebench evaluate` is writing {out.name}"
+    ):
         yield

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
-from iebench.core.seeding import torch_generator as generator
+from iebench.data.torch_seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex, require_objects
 from iebench.data.validate import expectations, latent_problems
 from iebench.evaluation.config import EvalConfig

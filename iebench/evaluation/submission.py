@@ -40,8 +40,8 @@ import torch
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
-from iebench.core.seeding import seeded_global_state
 from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
+from iebench.data.torch_seeding import seeded_global_state
 
 PROBE_BATCH = 4
 # Longest error text quoted from a failing submission (torch's can list hundreds of keys).

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from iebench.core.seeding import torch_generator as generator
+from iebench.data.torch_seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation import metrics
 from iebench.evaluation.config import ProbeSettings

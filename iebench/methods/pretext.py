@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iebench.core.errors import IebenchError
-from iebench.core.seeding import torch_stream_generator
+from iebench.data.torch_seeding import torch_stream_generator
 
 SPATIAL_DIMS = (-2, -1)
 # ITU-R 601 luma, as PIL and torchvision convert to grayscale.

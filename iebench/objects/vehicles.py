@@ -195,10 +195,10 @@ def _hull_section(half_width: float, deck: float, keel: float, vee: float) -> np
     )
 
 
-def watercraft(rng: np.random.Generator) -> Assembly:
-    a = Assembly()
-    kind = rng.choice(["sailboat", "motorboat", "ship", "rowboat"])
-    length = 1.0
+def _watercraft_hull(
+    a: Assembly, rng: np.random.Generator, kind: str, length: float
+) -> tuple[float, float]:
+    """Loft the hull from 9 sections, stern to bow; returns (beam, deck height)."""
     beam = length * (rng.uniform(0.1, 0.18) if kind == "ship" else rng.uniform(0.22, 0.38))
     depth = length * rng.uniform(0.06, 0.12)
     vee = rng.uniform(0.2, 0.6)
@@ -216,74 +216,104 @@ def watercraft(rng: np.random.Generator) -> Assembly:
         z = -length / 2 + t * length
         sections.append(np.column_stack([points, np.full(len(points), z)]))
     a.add(loft(sections), MAIN)
-    deck = depth
-    if kind == "sailboat":
-        mast_z = rng.uniform(-0.05, 0.15)
-        mast_h = rng.uniform(0.8, 1.3)
-        a.add(rod((0, deck, mast_z), (0, deck + mast_h, mast_z), 0.008, 8), FRAME)
-        boom = rng.uniform(0.3, 0.45)
-        sail = [
+    return beam, depth
+
+
+def _sailboat_rig(
+    a: Assembly, rng: np.random.Generator, beam: float, deck: float, length: float
+) -> None:
+    """Mast, mainsail, sometimes a jib, and a cockpit box."""
+    mast_z = rng.uniform(-0.05, 0.15)
+    mast_h = rng.uniform(0.8, 1.3)
+    a.add(rod((0, deck, mast_z), (0, deck + mast_h, mast_z), 0.008, 8), FRAME)
+    boom = rng.uniform(0.3, 0.45)
+    sail = [
+        [
+            (x, deck + 0.06, mast_z - 0.01),
+            (x, deck + mast_h * 0.95, mast_z - 0.01),
+            (x, deck + 0.06, mast_z - boom),
+        ]
+        for x in (-0.003, 0.003)
+    ]
+    a.add(loft(np.array(sail)), ACCENT)
+    if rng.random() < 0.6:
+        jib = [
             [
-                (x, deck + 0.06, mast_z - 0.01),
-                (x, deck + mast_h * 0.95, mast_z - 0.01),
-                (x, deck + 0.06, mast_z - boom),
+                (x, deck + 0.05, mast_z + 0.02),
+                (x, deck + mast_h * 0.8, mast_z + 0.01),
+                (x, deck + 0.05, length * 0.42),
             ]
             for x in (-0.003, 0.003)
         ]
-        a.add(loft(np.array(sail)), ACCENT)
-        if rng.random() < 0.6:
-            jib = [
-                [
-                    (x, deck + 0.05, mast_z + 0.02),
-                    (x, deck + mast_h * 0.8, mast_z + 0.01),
-                    (x, deck + 0.05, length * 0.42),
-                ]
-                for x in (-0.003, 0.003)
-            ]
-            a.add(loft(np.array(jib)), ACCENT)
-        a.add(box((beam * 0.3, 0.05, 0.15), (0, deck + 0.025, mast_z - 0.15)), FRAME)
-    elif kind == "motorboat":
-        cabin_l = rng.uniform(0.25, 0.4)
-        z0 = rng.uniform(-0.2, 0.0)
-        h = rng.uniform(0.06, 0.12)
-        top = (-beam * 0.3, beam * 0.3, z0, z0 + cabin_l * 0.6)
-        a.add(
-            tapered_box((-beam * 0.38, beam * 0.38, z0, z0 + cabin_l), top, deck, deck + h), FRAME
-        )
-        if rng.random() < 0.5:
-            a.add(box((beam * 0.5, 0.04, cabin_l * 0.4), (0, deck + h + 0.02, z0 + 0.05)), ACCENT)
-        a.add(box((0.06, 0.08, 0.05), (0, deck - 0.02, -length / 2 - 0.02)), DETAIL)
-    elif kind == "ship":
-        levels = int(rng.integers(1, 4))
-        z = rng.uniform(-0.35, 0.05)
-        size = np.array([beam * 0.8, 0.04, rng.uniform(0.15, 0.3)])
-        y = deck
-        for _ in range(levels):
-            a.add(box(size, (0, y + size[1] / 2, z)), FRAME)
-            y += size[1]
-            size = size * (0.85, 1.0, 0.7)
-        for index in range(int(rng.integers(1, 3))):
-            fz = z - 0.05 - 0.07 * index
-            a.add(cylinder(beam * 0.12, 0.12, (0, y + 0.04, fz), sections=12), ACCENT)
-        if rng.random() < 0.5:
-            rows = int(rng.integers(2, 5))
-            for index in range(rows):
-                cz = 0.1 + index * 0.07
-                a.add(box((beam * 0.7, 0.05, 0.06), (0, deck + 0.025, cz)), DETAIL)
-    else:
-        for z in np.linspace(-0.25, 0.2, int(rng.integers(2, 4))):
-            a.add(box((beam * 0.9, 0.015, 0.05), (0, deck + 0.01, z)), FRAME)
-        if rng.random() < 0.6:
-            for sx in SIDES:
-                a.add(
-                    rod(
-                        (sx * beam * 0.4, deck + 0.02, 0.0),
-                        (sx * beam * 1.1, deck - 0.05, -0.35),
-                        0.007,
-                        6,
-                    ),
-                    DETAIL,
-                )
+        a.add(loft(np.array(jib)), ACCENT)
+    a.add(box((beam * 0.3, 0.05, 0.15), (0, deck + 0.025, mast_z - 0.15)), FRAME)
+
+
+def _motorboat_cabin(
+    a: Assembly, rng: np.random.Generator, beam: float, deck: float, length: float
+) -> None:
+    """A tapered cabin, sometimes a windscreen, and an outboard motor at the stern."""
+    cabin_l = rng.uniform(0.25, 0.4)
+    z0 = rng.uniform(-0.2, 0.0)
+    h = rng.uniform(0.06, 0.12)
+    top = (-beam * 0.3, beam * 0.3, z0, z0 + cabin_l * 0.6)
+    a.add(tapered_box((-beam * 0.38, beam * 0.38, z0, z0 + cabin_l), top, deck, deck + h), FRAME)
+    if rng.random() < 0.5:
+        a.add(box((beam * 0.5, 0.04, cabin_l * 0.4), (0, deck + h + 0.02, z0 + 0.05)), ACCENT)
+    a.add(box((0.06, 0.08, 0.05), (0, deck - 0.02, -length / 2 - 0.02)), DETAIL)
+
+
+def _ship_superstructure(
+    a: Assembly, rng: np.random.Generator, beam: float, deck: float, length: float
+) -> None:
+    """Stacked decks, one or two funnels, sometimes rows of containers."""
+    levels = int(rng.integers(1, 4))
+    z = rng.uniform(-0.35, 0.05)
+    size = np.array([beam * 0.8, 0.04, rng.uniform(0.15, 0.3)])
+    y = deck
+    for _ in range(levels):
+        a.add(box(size, (0, y + size[1] / 2, z)), FRAME)
+        y += size[1]
+        size = size * (0.85, 1.0, 0.7)
+    for index in range(int(rng.integers(1, 3))):
+        fz = z - 0.05 - 0.07 * index
+        a.add(cylinder(beam * 0.12, 0.12, (0, y + 0.04, fz), sections=12), ACCENT)
+    if rng.random() < 0.5:
+        rows = int(rng.integers(2, 5))
+        for index in range(rows):
+            cz = 0.1 + index * 0.07
+            a.add(box((beam * 0.7, 0.05, 0.06), (0, deck + 0.025, cz)), DETAIL)
+
+
+def _rowboat_fittings(
+    a: Assembly, rng: np.random.Generator, beam: float, deck: float, length: float
+) -> None:
+    """Thwarts, and sometimes a pair of oars."""
+    for z in np.linspace(-0.25, 0.2, int(rng.integers(2, 4))):
+        a.add(box((beam * 0.9, 0.015, 0.05), (0, deck + 0.01, z)), FRAME)
+    if rng.random() < 0.6:
+        for sx in SIDES:
+            oar = rod(
+                (sx * beam * 0.4, deck + 0.02, 0.0), (sx * beam * 1.1, deck - 0.05, -0.35), 0.007, 6
+            )
+            a.add(oar, DETAIL)
+
+
+# The kinds of watercraft and what each carries on deck (the order is the draw's).
+_TOPSIDES = {
+    "sailboat": _sailboat_rig,
+    "motorboat": _motorboat_cabin,
+    "ship": _ship_superstructure,
+    "rowboat": _rowboat_fittings,
+}
+
+
+def watercraft(rng: np.random.Generator) -> Assembly:
+    a = Assembly()
+    kind = str(rng.choice(list(_TOPSIDES)))
+    length = 1.0
+    beam, deck = _watercraft_hull(a, rng, kind, length)
+    _TOPSIDES[kind](a, rng, beam, deck, length)
     if kind in ("motorboat", "ship") and rng.random() < 0.5:
         # A radar mast just behind the bow.
         a.add(rod((0, deck, 0.3), (0, deck + 0.15, 0.3), 0.004, 6), DETAIL)

@@ -17,13 +17,12 @@ from typing import Any
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.protocol.factors import FactorSpec
-from iebench.protocol.layout import MANIFEST_NAME
+from iebench.protocol.layout import MANIFEST_NAME, SHARD_MANIFEST_PATTERN
 
 # Format 2: every object directory carries a checksum record of its views (CHECKSUMS_NAME).
 FORMAT = "iebench-render/2"
 READABLE_FORMATS = ("iebench-render/1", FORMAT)
 STATUSES = ("running", "finished")
-SHARD_PATTERN = "iebench.shard-*.json"
 # What makes two renders the same dataset (the rendered pixels and latents depend on them),
 # with the words used in an error.
 IDENTITY = {
@@ -167,7 +166,7 @@ class Manifest:
 def manifest_paths(root: Path) -> list[Path]:
     """The manifests in a tree: ``iebench.json`` and the shards' (a job array writes one each)."""
     root = Path(root)
-    paths = [root / MANIFEST_NAME, *sorted(root.glob(SHARD_PATTERN))]
+    paths = [root / MANIFEST_NAME, *sorted(root.glob(SHARD_MANIFEST_PATTERN))]
     return [path for path in paths if path.is_file()]
 
 

@@ -43,10 +43,9 @@ from typing import Any
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
-from iebench.protocol.tasks import PARTS, TASK_METRICS, TASK_REGISTRY, TASKS
+from iebench.protocol.tasks import PARTS, PROTOCOL_NAMES, TASK_METRICS, TASK_REGISTRY, TASKS
 
 SCHEMA_VERSION = 1
-PROTOCOL_NAMES = ("reference", "quick")
 _HITS = re.compile(r"h@(\d+)")
 
 _SECTIONS: dict[str, dict[str, Any]] = {

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from iebench.protocol.factors import COLOUR_FACTORS, ROTATION
 
+# The probe protocols a results file may name: the reference one and a quick one (fewer
+# epochs); their settings are the harness's (iebench.evaluation.config.PROTOCOLS).
+PROTOCOL_NAMES = ("reference", "quick")
 PARTS = ("full", "invariant", "equivariant")  # representation parts a probe may read
 PREDICTOR_PART = "predictor"  # scores of the model's own predictor (no probe): val-val
 # The predictor's other modes, as the official scripts report them: train-train, and PRE of

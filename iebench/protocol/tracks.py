@@ -42,5 +42,5 @@ class TrackSettings:
 
 # 400 objects x 12 views at 64 px: about an hour on 2 cores for SIE and VICReg over 3 seeds.
 MINI = TrackSettings(name="3DIEBench-mini", per_class=100)
-# The demo's pilot of it: 160 objects, one seed, half the residual blocks (about 10 minutes).
+# The demo's pilot of it: 160 objects, one seed, half the residual blocks (iebench.demo).
 MINI_PILOT = replace(MINI, name="3DIEBench-mini pilot", per_class=40, layers=(1, 1, 1, 1), seeds=1)

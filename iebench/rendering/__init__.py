@@ -2,8 +2,8 @@
 the Blender side is `iebench.render`, run in worker processes)."""
 
 from iebench.rendering.config import RenderConfig, parse_shard
-from iebench.rendering.presets import PRESETS, RenderSettings, preset_settings
 from iebench.rendering.run import Failure, RenderReport, render_objects
+from iebench.scene.presets import PRESETS, RenderSettings, preset_settings
 
 __all__ = [
     "PRESETS",

@@ -12,9 +12,9 @@ from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.protocol import taxonomy
 from iebench.protocol.factors import FactorSpec
-from iebench.rendering.meshcheck import MAX_FACES
-from iebench.rendering.presets import RenderSettings, preset_settings
-from iebench.rendering.scene import Stage, stage_named
+from iebench.scene.description import Stage, stage_named
+from iebench.scene.meshcheck import MAX_FACES
+from iebench.scene.presets import RenderSettings, preset_settings
 
 DEVICES = ("cpu", "gpu")
 
@@ -43,7 +43,7 @@ class RenderConfig:
     views: int = 50
     seed: int = 0
     factors: str = "published"  # a named variant or a JSON file (FactorSpec.load)
-    scene: str = "published"  # a name of iebench.rendering.scene.SCENES
+    scene: str = "published"  # a name of iebench.scene.description.SCENES
     preset: str = "default"
     resolution: int | None = None
     samples: int | None = None

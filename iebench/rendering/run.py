@@ -27,7 +27,7 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.io import TEMP_PREFIX, remove_stale_temps, write_text_atomic
-from iebench.core.locks import Locked, hold, holder_of
+from iebench.core.locks import hold_or_refuse
 from iebench.data.splits import read_split_keys, seeded_split, split_like, write_split_files
 from iebench.objects.shapenet import ShapeNetObject, discover, read_objects_list
 from iebench.protocol.checksums import Checksums
@@ -36,9 +36,11 @@ from iebench.protocol.layout import (
     FAILURES_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
+    SHARD_LOCK_PATTERN,
     image_path,
     latent_path,
     object_dir,
+    shard_names,
 )
 from iebench.protocol.manifest import Manifest, manifest_paths
 from iebench.rendering.config import RenderConfig
@@ -104,36 +106,29 @@ def output_names(config: RenderConfig) -> tuple[str, str]:
     """Manifest and failures file names; each shard of a job array writes its own."""
     if config.shard is None:
         return MANIFEST_NAME, FAILURES_NAME
-    index, count = config.shard
-    return f"iebench.shard-{index}-of-{count}.json", f"failures.shard-{index}-of-{count}.csv"
+    names = shard_names(*config.shard)
+    return names.manifest, names.failures
 
 
 def lock_tree(config: RenderConfig, log: Log) -> contextlib.ExitStack:
     """Lock the tree for this run: exclusively, or for a shard, shared with the other shards
     (and exclusively its own share); refuse in one line naming the holder."""
-    stack = contextlib.ExitStack()
-    tree = config.out / LOCK_NAME
-    try:
-        stale = [stack.enter_context(hold(tree, shared=config.shard is not None))]
+    what, instead = "another render is writing this tree", "render into another --out"
+    with contextlib.ExitStack() as stack:
+        tree = hold_or_refuse(
+            config.out / LOCK_NAME,
+            what,
+            instead,
+            shared=config.shard is not None,
+            sharers=SHARD_LOCK_PATTERN,
+        )
+        stale = [stack.enter_context(tree)]
         if config.shard is not None:
-            index, count = config.shard
-            stale.append(
-                stack.enter_context(hold(config.out / f"iebench.shard-{index}-of-{count}.lock"))
-            )
-    except Locked as error:
-        stack.close()
-        holders = [error.holder] if error.holder else []
-        if error.path == tree and not holders:  # held shared: by shards, which name themselves
-            shards = sorted(config.out.glob("iebench.shard-*.lock"))
-            holders = [f"{path.name} by {who}" for path in shards if (who := holder_of(path))]
-        raise IebenchError(
-            f"{config.out}: another render is writing this tree "
-            f"({'; '.join(holders) or 'another process'}); wait for it to end or render into "
-            "another --out"
-        ) from None
-    for holder in filter(None, stale):
-        log(f"{config.out}: taking over the lock of a run that died ({holder})")
-    return stack
+            share = config.out / shard_names(*config.shard).lock
+            stale.append(stack.enter_context(hold_or_refuse(share, what, instead)))
+        for holder in filter(None, stale):
+            log(f"{config.out}: taking over the lock of a run that died ({holder})")
+        return stack.pop_all()
 
 
 def select_objects(config: RenderConfig, log: Log) -> tuple[list[ShapeNetObject], list[Failure]]:
@@ -271,49 +266,11 @@ def _render_locked(
     remove_stale_temps(config.out)  # a killed run's half-written manifest or split file
     # Written first, so that a killed run's tree is recognised as iebench's on resume.
     _manifest(config, None, _blender_version(None)).write(config.out / manifest_name)
-    # One scratch name per run: nothing another process writes can land in this run's views.
-    scratch = f"{TEMP_PREFIX}render-{os.getpid()}-{secrets.token_hex(4)}.png"
-    jobs, complete, checksums = [], [], {}
-    checking = tqdm(objects, desc="check", unit="obj", disable=not config.progress, leave=False)
-    for item in checking:
-        job, record = plan_object(config, item, scratch)
-        if job.views:
-            jobs.append(job)
-            checksums[job.key] = record
-        else:
-            complete.append(job)
-    images_found = len(objects) * config.views - sum(len(job.views) for job in jobs)
-    bar = tqdm(
-        total=sum(len(job.views) for job in jobs),
-        unit="img",
-        desc="render",
-        disable=not config.progress,
-        dynamic_ncols=True,
-    )
-
-    def on_view(job: ObjectJob, message: dict) -> None:
-        write_latent(job.plan(message["view"]), checksums[job.key], message["image"])
-        bar.update(1)
-
-    pool = _pool(config, on_view)
-    warnings: list[dict] = []
-    rendered = 0
-    try:
-        for result in pool.run(jobs):
-            rendered += result.rendered
-            warnings += [{"object": result.job.key, "warning": w} for w in result.warnings]
-            if result.ok:
-                complete.append(result.job)
-            else:
-                failures.append(Failure(result.job.key, result.stage, result.reason))
-                bar.total -= len(result.job.views) - result.rendered  # out of rate and ETA
-                bar.set_postfix(failed=len(failures), refresh=True)
-    finally:
-        bar.close()
-
+    plan = _plan_objects(config, objects)
+    rendered = _render_jobs(config, plan, failures)
     splits = None
     if config.shard is None:
-        splits = _write_splits(config, complete, log)
+        splits = _write_splits(config, plan.complete, log)
     else:
         log("a shard writes no split files: run once more without --shard when all are done")
     write_text_atomic(config.out / failures_name, _failures_csv(failures))
@@ -322,16 +279,82 @@ def _render_locked(
         manifest=config.out / manifest_name,
         failures_file=config.out / failures_name,
         objects=len(objects),
-        complete=len(complete),
-        images_rendered=rendered,
-        images_found=images_found,
+        complete=len(plan.complete),
+        images_rendered=rendered.images,
+        images_found=plan.images_found,
         seconds=time.monotonic() - started,
         failures=failures,
-        warnings=warnings,
+        warnings=rendered.warnings,
         splits=splits,
     )
-    _manifest(config, report, _blender_version(pool.blender)).write(report.manifest)
+    _manifest(config, report, _blender_version(rendered.blender)).write(report.manifest)
     return report
+
+
+@dataclass
+class _Plan:
+    """The objects with views to render (and their checksum records), and those complete."""
+
+    jobs: list[ObjectJob]
+    complete: list[ObjectJob]
+    checksums: dict[str, Checksums]
+    images_found: int
+
+
+def _plan_objects(config: RenderConfig, objects: list[ShapeNetObject]) -> _Plan:
+    # One scratch name per run: nothing another process writes can land in this run's views.
+    scratch = f"{TEMP_PREFIX}render-{os.getpid()}-{secrets.token_hex(4)}.png"
+    plan = _Plan(jobs=[], complete=[], checksums={}, images_found=0)
+    checking = tqdm(objects, desc="check", unit="obj", disable=not config.progress, leave=False)
+    for item in checking:
+        job, record = plan_object(config, item, scratch)
+        if job.views:
+            plan.jobs.append(job)
+            plan.checksums[job.key] = record
+        else:
+            plan.complete.append(job)
+    plan.images_found = len(objects) * config.views - sum(len(job.views) for job in plan.jobs)
+    return plan
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    images: int
+    warnings: list[dict]
+    blender: dict | None  # what the workers reported; None when none ran
+
+
+def _render_jobs(config: RenderConfig, plan: _Plan, failures: list[Failure]) -> _Rendered:
+    """Render the planned jobs on the pool, each view's latent and checksum written as its
+    JPEG arrives; finished objects join ``plan.complete``, failed ones ``failures``."""
+    bar = tqdm(
+        total=sum(len(job.views) for job in plan.jobs),
+        unit="img",
+        desc="render",
+        disable=not config.progress,
+        dynamic_ncols=True,
+    )
+
+    def on_view(job: ObjectJob, message: dict) -> None:
+        write_latent(job.plan(message["view"]), plan.checksums[job.key], message["image"])
+        bar.update(1)
+
+    pool = _pool(config, on_view)
+    warnings: list[dict] = []
+    rendered = 0
+    try:
+        for result in pool.run(plan.jobs):
+            rendered += result.rendered
+            warnings += [{"object": result.job.key, "warning": w} for w in result.warnings]
+            if result.ok:
+                plan.complete.append(result.job)
+            else:
+                failures.append(Failure(result.job.key, result.stage, result.reason))
+                bar.total -= len(result.job.views) - result.rendered  # out of rate and ETA
+                bar.set_postfix(failed=len(failures), refresh=True)
+    finally:
+        bar.close()
+    return _Rendered(rendered, warnings, pool.blender)
 
 
 def _pool(config: RenderConfig, on_view: OnView) -> WorkerPool | RayPool:

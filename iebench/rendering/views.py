@@ -22,7 +22,7 @@ from iebench.core.seeding import cycles_seed
 from iebench.protocol.checksums import Checksums, Digest, digest_of
 from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.protocol.layout import image_path, latent_path
-from iebench.rendering.scene import Stage, describe_view
+from iebench.scene.description import Stage, describe_view
 
 
 def render_seed(seed: int, synset: str, object_id: str, view: int) -> int:

@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import atomic_path, write_json_atomic
-from iebench.core.seeding import torch_stream_generator
 from iebench.data.dataset import ViewsDataset
 from iebench.data.preprocess import MEAN, STD, BatchNormalize, to_uint8_tensor
+from iebench.data.torch_seeding import torch_stream_generator
 from iebench.evaluation.config import ProbeSettings
 from iebench.evaluation.metrics import topk_accuracy
 from iebench.evaluation.probes import make_probe, predict, train_probe

@@ -26,12 +26,13 @@ from tqdm import tqdm
 from iebench.core import processes as distributed
 from iebench.core.errors import IebenchError
 from iebench.core.io import remove_stale_temps, write_json_atomic
-from iebench.core.locks import Locked, hold
+from iebench.core.locks import hold_or_refuse
 from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
 from iebench.models.backbones import build_backbone
+from iebench.protocol.layout import RUN_LOCK_NAME
 from iebench.training.batchnorm import sync_batch_norm
 from iebench.training.config import TrainConfig
 from iebench.training.export import write_run_outputs
@@ -66,22 +67,12 @@ def train(
         distributed.stop(processes)
 
 
-# Held by the process writing a run folder: two runs resumed into one folder would
-# interleave their checkpoints, and each would delete the other's temporary files.
-RUN_LOCK_NAME = "train.lock"
-
-
 def _lock_run(files: RunFiles, held: contextlib.ExitStack) -> None:
     """Lock ``files.root`` (creating it) until ``held`` closes; refuse in one line naming
     the holder."""
     files.root.mkdir(parents=True, exist_ok=True)
-    try:
-        held.enter_context(hold(files.root / RUN_LOCK_NAME))
-    except Locked as error:
-        raise IebenchError(
-            f"{files.root}: another training run is writing this run "
-            f"({error.holder or 'another process'}); wait for it to end or choose another --out"
-        ) from None
+    what = "another training run is writing this run"
+    held.enter_context(hold_or_refuse(files.root / RUN_LOCK_NAME, what))
 
 
 def build_model(config: TrainConfig) -> Method:

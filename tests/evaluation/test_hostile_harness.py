@@ -25,9 +25,14 @@ from iebench.data.imageio import read_image
 from iebench.data.preprocess import MEAN, STD, to_uint8_tensor
 from iebench.data.tree import TreeIndex
 from iebench.evaluation.features import files_stamp, worker_error
-from iebench.evaluation.output import results_lock
 from iebench.evaluation.submission import load_submission
-from iebench.protocol.layout import CHECKSUMS_NAME, SPLITS, image_path, split_files
+from iebench.protocol.layout import (
+    CHECKSUMS_NAME,
+    SPLITS,
+    image_path,
+    results_lock_path,
+    split_files,
+)
 from iebench.training.run_files import load_torch
 
 VIEWS = 3
@@ -172,7 +177,7 @@ def test_a_second_run_into_one_out_is_refused_while_the_first_runs(tree, tmp_pat
     """Before, both runs passed the start's check (no file yet) and the second replaced the
     first's results at its end."""
     out = tmp_path / "results.json"
-    lock = results_lock(out)
+    lock = results_lock_path(out)
     seen = tmp_path / "holder.txt"
     # The submission notes who holds the lock while the run builds it.
     build = f"open({str(seen)!r}, 'w').write(str(holder_of(Path({str(lock)!r}))))"
@@ -187,7 +192,9 @@ def test_a_second_run_into_one_out_is_refused_while_the_first_runs(tree, tmp_pat
     out.unlink()
     with hold(lock):  # another run, working on it
         message = one_line_error(run_cli(encoder, tree, out))
-    assert message.startswith(f"{out}: another `iebench evaluate` is writing it (pid ")
+    assert message.startswith(
+        f"{out.parent}: another `iebench evaluate` is writing {out.name} (pid "
+    )
     assert "choose another --out" in message
     assert not out.exists()
 

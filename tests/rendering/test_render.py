@@ -503,7 +503,7 @@ def test_import_is_upright_and_centred(tmp_path):
     bounding-box centre at the origin."""
     from iebench.render.scene import BlenderScene
     from iebench.rendering import preset_settings
-    from iebench.rendering.scene import STAGE
+    from iebench.scene.description import STAGE
 
     corners = [(x, y, z) for x in (1.0, 1.2) for y in (0.0, 0.8) for z in (0.0, 0.4)]
     obj = "".join(f"v {x} {y} {z}\n" for x, y, z in corners)
@@ -526,7 +526,7 @@ def test_import_is_upright_and_centred(tmp_path):
 def _projected(points: np.ndarray, resolution: int) -> np.ndarray:
     """Pixel (column, row) of world points through the stage's pinhole camera."""
     from iebench.protocol.factors import euler_to_matrix
-    from iebench.rendering.scene import STAGE
+    from iebench.scene.description import STAGE
 
     axes = euler_to_matrix(np.array(STAGE.camera_rotation))  # columns: right, up, backwards
     camera = (points - np.array(STAGE.camera_location)) @ axes
@@ -544,7 +544,7 @@ def test_the_rendered_pose_is_the_latent_rotation(tmp_path, angles):
     from iebench.protocol.factors import euler_to_matrix
     from iebench.render.scene import BlenderScene
     from iebench.rendering import preset_settings
-    from iebench.rendering.scene import STAGE, describe_view
+    from iebench.scene.description import STAGE, describe_view
 
     resolution = 96
     direction = np.array([1.0, 0.4, 0.7]) / np.linalg.norm([1.0, 0.4, 0.7])  # Blender frame
@@ -590,7 +590,7 @@ def test_the_sun_casts_its_soft_shadow_unless_the_scene_is_shadowless(tmp_path):
 
     from iebench.render.scene import BlenderScene
     from iebench.rendering import preset_settings
-    from iebench.rendering.scene import SCENES, describe_view
+    from iebench.scene.description import SCENES, describe_view
 
     trimesh.creation.box((0.5, 0.5, 0.5)).export(tmp_path / "box.obj")
     latent = np.array([0.3, -0.2, 0.5, 0.3, 0.4, 1.0, 0.6])

@@ -14,7 +14,7 @@ import pytest
 from iebench.core.errors import IebenchError
 from iebench.objects.shapenet import discover
 from iebench.rendering import preset_settings
-from iebench.rendering.presets import PRESETS, RenderSettings
+from iebench.scene.presets import PRESETS, RenderSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_new_cycles_options_default_to_cycles_own_and_reach_blender():
     samples, no guiding, clamping 0 direct / 10 indirect, no texture limit); a setting that
     changes them reaches the scene."""
     from iebench.render.scene import BlenderScene
-    from iebench.rendering.scene import STAGE
+    from iebench.scene.description import STAGE
 
     names = ("adaptive_min_samples", "use_guiding", "sample_clamp_direct")
     names += ("sample_clamp_indirect", "texture_limit_render")
@@ -101,8 +101,41 @@ def test_new_cycles_options_default_to_cycles_own_and_reach_blender():
 
 
 def test_reference_stays_the_published_settings():
-    assert PRESETS["reference"] == RenderSettings()
-    assert {f.name for f in fields(RenderSettings)} >= {"adaptive_min_samples", "path_guiding"}
+    """The published render (REFERENCE.md section 2), pinned by value: 256 px JPEGs at quality
+    95, Cycles at most 100 samples with an adaptive threshold of 0.01, OpenImageDenoise, bounces
+    diffuse 3 / glossy 0 / max 3 / transparency 8, no light tree, Filmic."""
+    reference = PRESETS["reference"].to_dict()
+    assert {name: reference[name] for name in PUBLISHED} == PUBLISHED
+    # Every other setting is Cycles' factory value, and none is left out of this pin.
+    assert set(reference) == {f.name for f in fields(RenderSettings)}
+    assert PRESETS["default"].samples < reference["samples"]
+
+
+PUBLISHED = {
+    "engine": "cycles",
+    "resolution": 256,
+    "samples": 100,
+    "adaptive_threshold": 0.01,
+    "adaptive_min_samples": 0,
+    "denoise": True,
+    "denoiser_quality": "HIGH",
+    "denoiser_prefilter": "ACCURATE",
+    "denoiser_passes": "RGB_ALBEDO_NORMAL",
+    "sampling_pattern": "AUTOMATIC",
+    "light_tree": False,
+    "path_guiding": False,
+    "clamp_direct": 0.0,
+    "clamp_indirect": 10.0,
+    "texture_limit": "OFF",
+    "diffuse_bounces": 3,
+    "glossy_bounces": 0,
+    "transmission_bounces": 0,
+    "transparent_bounces": 8,
+    "volume_bounces": 0,
+    "max_bounces": 3,
+    "view_transform": "Filmic",
+    "jpeg_quality": 95,
+}
 
 
 @pytest.mark.parametrize(

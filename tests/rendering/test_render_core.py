@@ -16,10 +16,10 @@ from iebench.data.splits import seeded_split, split_like
 from iebench.protocol.checksums import Checksums, digest_of
 from iebench.protocol.factors import FactorSpec, sample_view
 from iebench.rendering import RenderConfig, parse_shard, preset_settings
-from iebench.rendering.meshcheck import MeshError, check_obj
-from iebench.rendering.run import lock_tree, render_objects, select_objects
-from iebench.rendering.scene import STAGE
+from iebench.rendering.run import lock_tree, output_names, render_objects, select_objects
 from iebench.rendering.views import plan_view, render_seed, view_complete, write_latent
+from iebench.scene.description import STAGE
+from iebench.scene.meshcheck import MeshError, check_obj
 
 TRIANGLE = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 
@@ -34,8 +34,16 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def test_a_valid_obj_passes_with_relative_indices_and_its_material_library(tmp_path):
+    """Relative indices count back from the last vertex read, and the library is looked up
+    next to the model; a missing texture is not fatal. Each contrast fails as it must."""
+    model = write(tmp_path / "m.obj", "mtllib m.mtl\n" + TRIANGLE + "f -3 -2 -1\n")
+    with pytest.raises(MeshError, match="missing material library m.mtl"):
+        check_obj(model)
     write(tmp_path / "m.mtl", "newmtl a\nKd 1 0 0\nmap_Kd missing.png\n")
-    check_obj(write(tmp_path / "m.obj", "mtllib m.mtl\n" + TRIANGLE + "f -3 -2 -1\n"))
+    assert check_obj(model) is None
+    write(model, "mtllib m.mtl\n" + TRIANGLE + "f -4 -2 -1\n")  # one vertex too far back
+    with pytest.raises(MeshError, match=r"m.obj:6: face refers to a missing vertex"):
+        check_obj(model)
 
 
 @pytest.mark.parametrize(
@@ -210,6 +218,14 @@ def test_empty_inputs_are_refused_before_anything_is_written(tmp_path, per_class
     with pytest.raises(IebenchError, match=re.escape(message)):
         render_objects(RenderConfig(out=out, objects=root, progress=False, **options), print)
     assert not out.exists()
+
+
+def test_each_shard_writes_its_own_manifest_and_failures_file():
+    assert output_names(RenderConfig(out="x")) == ("iebench.json", "failures.csv")
+    assert output_names(RenderConfig(out="x", shard=(2, 5))) == (
+        "iebench.shard-2-of-5.json",
+        "failures.shard-2-of-5.csv",
+    )
 
 
 def test_a_tree_is_locked_for_a_run_and_shards_share_it(tmp_path):

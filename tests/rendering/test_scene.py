@@ -11,7 +11,7 @@ import pytest
 
 from iebench.core.errors import IebenchError
 from iebench.protocol.factors import FactorSpec, euler_to_matrix, sample_view
-from iebench.rendering.scene import (
+from iebench.scene.description import (
     SCENES,
     STAGE,
     describe_view,
