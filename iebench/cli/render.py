@@ -66,7 +66,7 @@ def _default(name: str):
     help="Factor ranges: published (3DIEBench), translated (3DIEBench-T: + translation), "
     "ood-rotation (rotation angles in [-pi, -pi/2] U [pi/2, pi]), vertical-axis (z angle only), "
     "pose-only (z angle only, lights and floor fixed: the mini track), "
-    "or a JSON file of ranges per factor (README, Custom factor ranges).",
+    "or a JSON file of ranges per factor (docs/rendering.md, Custom factor ranges).",
 )
 @click.option(
     "--scene",

@@ -150,7 +150,7 @@ class FactorSpec:
 
     @classmethod
     def pose_only(cls) -> FactorSpec:
-        """The mini track's (README, "SIE against VICReg"): rotation about the vertical axis
+        """The mini track's (docs/mini-track.md): rotation about the vertical axis
         only, in [-pi/2, pi/2]; floor and spot light fixed, so that two views of an object
         differ by their rotation alone."""
         return cls(
@@ -183,7 +183,7 @@ class FactorSpec:
 
     @classmethod
     def from_file(cls, path: Path) -> FactorSpec:
-        """The spec in a JSON file: an object with ``SPEC_KEYS`` (README, "Custom factor
+        """The spec in a JSON file: an object with ``SPEC_KEYS`` (docs/rendering.md, "Custom factor
         ranges"); "name" defaults to the file's stem. Any problem is one line naming the file."""
         path = Path(path)
         try:

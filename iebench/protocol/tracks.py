@@ -1,4 +1,4 @@
-"""3DIEBench-mini, the CPU-sized track, in one place (README, "SIE against VICReg").
+"""3DIEBench-mini, the CPU-sized track, in one place (docs/mini-track.md).
 
 Read by ``benchmarks/sie_vs_vicreg.py --track mini`` (the whole track, 3 seeds) and by
 ``iebench demo`` (a smaller pilot of it). What a pair's two views differ by is only the

@@ -91,7 +91,7 @@ PRESETS: dict[str, RenderSettings] = {
     # the object does not), OIDN at high quality with a fast prefilter of its albedo and
     # normal passes. On 14 real ShapeNet objects 5-6.5x the reference's throughput at
     # -1.2 dB (worst view -2.1), where 12 plain samples were 7.5x at -2.05 dB (worst -3.0);
-    # on the built-in ones 5.8-6.4x at -0.4 to -0.5 dB. README "Scaling up"
+    # on the built-in ones 5.8-6.4x at -0.4 to -0.5 dB. docs/performance.md
     # (benchmarks/render.py).
     "default": RenderSettings(
         samples=32,
