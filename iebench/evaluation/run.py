@@ -23,6 +23,7 @@ from iebench.evaluation.metrics import constant_r2
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import (
     SplitData,
+    absent_tasks,
     classification,
     equivariance,
     pair_regression,
@@ -57,7 +58,9 @@ def constant_tasks(train: TreeIndex) -> list[str]:
     return [
         name
         for name, task in TASK_REGISTRY.items()
-        if task.factors and np.ptp(train.latents[..., list(task.factors)], axis=1).max() == 0
+        if task.factors
+        and max(task.factors) < train.latent_size
+        and np.ptp(train.latents[..., list(task.factors)], axis=1).max() == 0
     ]
 
 
@@ -112,7 +115,10 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
     constant = constant_tasks(indices["train"])
-    tasks = selected_tasks(submission, config, constant)
+    # Tasks whose factors the latents lack (translation on a 3DIEBench tree) are left out.
+    tasks = selected_tasks(
+        submission, config, constant + absent_tasks(indices["train"], config.tasks)
+    )
     rendered = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
