@@ -60,35 +60,20 @@ class TreeIndex:
         if not root.is_dir():
             raise IebenchError(f"{root}: dataset root is not a directory")
         files = split_files(root, split)
-        keys = load_array(files.images)
-        if keys.ndim != 1 or keys.dtype.kind not in "US":
-            raise IebenchError(f"{files.images}: expected a 1-d array of object paths")
-        try:
-            objects = tuple(parse_object_key(str(key)) for key in keys)
-        except IebenchError as error:
-            raise IebenchError(f"{files.images}: {error}") from None
-        unknown = sorted({synset for synset, _ in objects if not is_synset(synset)})
-        if unknown:
-            raise IebenchError(f"{files.images}: unknown synsets {', '.join(unknown)}")
-        labels = load_array(files.labels)
-        if labels.shape != (len(objects),) or labels.dtype.kind not in "iu":
+        objects, labels = read_split_objects(root, split)
+        if not files.latents.is_file():
             raise IebenchError(
-                f"{files.labels}: expected {len(objects)} integer labels, "
-                f"got shape {labels.shape} of {labels.dtype}"
+                f"{files.latents}: split file missing; a release that ships only each view's "
+                f"latent_<i>.npy (3DIEBench-T, 3DIEBench-OOD) gets it from "
+                f"iebench.data.splits.assemble_latents(root, {split!r})"
             )
-        for k, (synset, object_id) in enumerate(objects):
-            if int(labels[k]) != label_of(synset):
-                raise IebenchError(
-                    f"{files.labels}: label {int(labels[k])} of /{synset}/{object_id}/ "
-                    f"(row {k}) is not its synset's label {label_of(synset)}"
-                )
         latents = load_array(files.latents)
         views = _views_per_object(latents, len(objects), files.latents)
         return cls(
             root=root,
             split=split,
             objects=objects,
-            labels=labels.astype(np.int64),
+            labels=labels,
             latents=latents.astype(np.float64).reshape(len(objects), views, latents.shape[1]),
             fingerprint=sha256_file(files.images),
         )
@@ -132,6 +117,39 @@ class TreeIndex:
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise IebenchError(f"{missing[0]}: view missing on disk{more}")
+
+
+def read_split_objects(root: Path, split: str) -> tuple[tuple[tuple[str, str], ...], np.ndarray]:
+    """The objects ``(synset, object_id)`` of ``<split>_images.npy`` and their int64 labels from
+    ``<split>_labels.npy``, each checked (known synset, an id that names a folder inside its
+    synset's, the synset's label)."""
+    files = split_files(root, split)
+    keys = load_array(files.images)
+    if keys.ndim != 1 or keys.dtype.kind not in "US":
+        raise IebenchError(f"{files.images}: expected a 1-d array of object paths")
+    try:
+        objects = tuple(parse_object_key(str(key)) for key in keys)
+    except IebenchError as error:
+        raise IebenchError(f"{files.images}: {error}") from None
+    unknown = sorted({synset for synset, _ in objects if not is_synset(synset)})
+    if unknown:
+        raise IebenchError(f"{files.images}: unknown synsets {', '.join(unknown)}")
+    outside = next((o for _, o in objects if o in (".", "..") or "\\" in o or "\0" in o), None)
+    if outside is not None:
+        raise IebenchError(f"{files.images}: object id {outside!r} is not a folder name")
+    labels = load_array(files.labels)
+    if labels.shape != (len(objects),) or labels.dtype.kind not in "iu":
+        raise IebenchError(
+            f"{files.labels}: expected {len(objects)} integer labels, "
+            f"got shape {labels.shape} of {labels.dtype}"
+        )
+    for k, (synset, object_id) in enumerate(objects):
+        if int(labels[k]) != label_of(synset):
+            raise IebenchError(
+                f"{files.labels}: label {int(labels[k])} of /{synset}/{object_id}/ "
+                f"(row {k}) is not its synset's label {label_of(synset)}"
+            )
+    return objects, labels.astype(np.int64)
 
 
 def require_objects(index: TreeIndex) -> TreeIndex:

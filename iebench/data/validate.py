@@ -71,10 +71,12 @@ class TreeExpectations:
     checksums: bool  # whether every object directory must hold a checksum record
 
 
-def expectations(root: Path) -> TreeExpectations:
+def expectations(root: Path, latents: np.ndarray | None = None) -> TreeExpectations:
+    """``latents``: the tree's, which tell a release without a manifest (3DIEBench,
+    3DIEBench-T, 3DIEBench-OOD) its factor spec."""
     manifest = read_tree_manifest(root)
     if manifest is None:
-        return TreeExpectations(FactorSpec.published(), None, checksums=False)
+        return TreeExpectations(FactorSpec.of_release(latents), None, checksums=False)
     resolution = manifest.resolution
     return TreeExpectations(
         manifest.spec, (resolution, resolution) if resolution else None, manifest.has_checksums
@@ -214,12 +216,13 @@ def validate_tree(
     if not root.is_dir():
         raise IebenchError(f"{root}: dataset root is not a directory")
     report = ValidationReport(root)
+    indexes = _load_indexes(root, report)
+    latents = split_latents(indexes)
     try:
-        expect = expectations(root)
+        expect = expectations(root, latents)
     except IebenchError as error:
         report.problems.append(str(error))
-        expect = TreeExpectations(FactorSpec.published(), None, checksums=False)
-    indexes = _load_indexes(root, report)
+        expect = TreeExpectations(FactorSpec.of_release(latents), None, checksums=False)
     _check_split_overlap(indexes, report)
     missing_latents: list[Path] = []
     for split, index in indexes.items():
@@ -233,6 +236,15 @@ def validate_tree(
         report.problems += [f"{path}: latent file missing" for path in missing_latents]
     report.notes += _untracked_objects(root, indexes)
     return report
+
+
+def split_latents(indexes: dict[str, TreeIndex]) -> np.ndarray | None:
+    """Every view's latent of the splits, for telling a release's spec (None: no splits; the
+    splits' own latent sizes are checked against the spec)."""
+    flat = [index.latents.reshape(-1, index.latents.shape[-1]) for index in indexes.values()]
+    if not flat or len({block.shape[-1] for block in flat}) != 1:
+        return flat[0] if flat else None
+    return np.concatenate(flat)
 
 
 def _load_indexes(root: Path, report: ValidationReport) -> dict[str, TreeIndex]:

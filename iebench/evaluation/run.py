@@ -17,7 +17,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
 from iebench.data.torch_seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex, require_objects
-from iebench.data.validate import expectations, latent_problems
+from iebench.data.validate import expectations, latent_problems, split_latents
 from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.features import (
     cache_key,
@@ -30,6 +30,7 @@ from iebench.evaluation.metrics import constant_r2
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import (
     SplitData,
+    absent_tasks,
     classification,
     equivariance,
     pair_regression,
@@ -64,7 +65,9 @@ def constant_tasks(train: TreeIndex) -> list[str]:
     return [
         name
         for name, task in TASK_REGISTRY.items()
-        if task.factors and np.ptp(train.latents[..., list(task.factors)], axis=1).max() == 0
+        if task.factors
+        and max(task.factors) < train.latent_size
+        and np.ptp(train.latents[..., list(task.factors)], axis=1).max() == 0
     ]
 
 
@@ -119,7 +122,10 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
     indices = _checked_indices(config.data)  # before the encoder is built
     submission = _submission(encoder, config)
     constant = constant_tasks(indices["train"])
-    tasks = selected_tasks(submission, config, constant)
+    # Tasks whose factors the latents lack (translation on a 3DIEBench tree) are left out.
+    tasks = selected_tasks(
+        submission, config, constant + absent_tasks(indices["train"], config.tasks)
+    )
     rendered = _checked_resolution(submission, config, indices["val"])
     # Probes train on train and are scored on val; the predictor is scored on both.
     fingerprint = dataset_fingerprint(config.data)
@@ -193,7 +199,7 @@ def _checked_indices(data: Path) -> dict[str, TreeIndex]:
     fewer than 2 views, or latents that are not finite and within the tree's factor spec
     (as `iebench validate` checks them)."""
     indices = {split: TreeIndex.load(data, split) for split in SPLITS}
-    spec = expectations(data).spec
+    spec = expectations(data, split_latents(indices)).spec
     for index in indices.values():
         require_objects(index)
         if index.views < 2:

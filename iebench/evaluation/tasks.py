@@ -6,6 +6,12 @@ rotation        MLP 2D -> 1024 -> 1024 -> 4 on [f_i; f_j] of two distinct random
                 target the quaternion of R_i^-1 R_j (scalar-last, sign as scipy), MSE; R^2.
 colour          the same MLP with 2 outputs, target latent_j - latent_i at (floor hue,
                 light hue); R^2.
+translation     (3DIEBench-T trees only) the same MLP with 3 outputs, target the relative
+                translation in the object frame, t_j - t_i (the latents' translations:
+                the pose is R then T(t), so t is in the object's own frame); R^2.
+translation-base  the same in the base (world) frame: R_j t_j - R_i t_i, the change of the
+                object's centre in the scene. Both as EquiCaps' eval_translation_prediction_
+                {object,final}_frame.py define them.
 equivariance    the model's own projector and predictor: MRR, H@1/2/5/10 and PRE,
                 source = view 0 of each object, on val-val and train-train, and PRE of
                 val against all targets (train + val), as the official scripts report.
@@ -13,13 +19,14 @@ equivariance    the model's own projector and predictor: MRR, H@1/2/5/10 and PRE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from iebench.core.errors import IebenchError
 from iebench.data.torch_seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation import metrics
@@ -29,10 +36,19 @@ from iebench.evaluation.submission import Predictor
 from iebench.protocol.factors import (
     COLOUR_FACTORS,
     ROTATION,
+    TRANSLATION,
+    base_frame_translation,
     euler_to_quaternion,
+    object_frame_translation,
     relative_quaternion,
 )
-from iebench.protocol.tasks import PREDICTOR_PART, PREDICTOR_TRAIN_PART, PREDICTOR_VAL_ALL_PART
+from iebench.protocol.layout import split_files
+from iebench.protocol.tasks import (
+    PREDICTOR_PART,
+    PREDICTOR_TRAIN_PART,
+    PREDICTOR_VAL_ALL_PART,
+    TASK_REGISTRY,
+)
 from iebench.protocol.taxonomy import NUM_CLASSES
 
 # Chunk of rows sent through the predictor at once (bounds memory on the full dataset).
@@ -43,13 +59,15 @@ PREDICTOR_CHUNK = 8192
 class SplitData:
     """One split on the evaluation device: features (O, V, D), labels (O,), absolute rotation
     quaternions (O, V, 4, float64) and colour factors (O, V, 2, float64); the Euler angles
-    (O, V, 3, float64 numpy) from which every relative rotation is computed."""
+    (O, V, 3, float64 numpy) from which every relative rotation is computed, and the
+    translations (O, V, 3, float64 numpy; None when the latents have none)."""
 
     features: torch.Tensor
     labels: torch.Tensor
     quaternions: torch.Tensor
     colours: torch.Tensor
     euler: np.ndarray
+    translations: np.ndarray | None = None
 
     @classmethod
     def build(cls, index: TreeIndex, features: np.ndarray, device: str) -> SplitData:
@@ -61,6 +79,9 @@ class SplitData:
             ),
             colours=torch.from_numpy(index.latents[..., list(COLOUR_FACTORS)].copy()).to(device),
             euler=np.ascontiguousarray(index.latents[..., ROTATION]),
+            translations=np.ascontiguousarray(index.latents[..., TRANSLATION])
+            if index.latent_size >= TRANSLATION.stop
+            else None,
         )
 
     @property
@@ -126,10 +147,55 @@ def colour_targets(data: SplitData, objects, i, j) -> torch.Tensor:
     return data.colours[objects, j] - data.colours[objects, i]
 
 
+def _translations(data: SplitData) -> np.ndarray:
+    if data.translations is None:
+        raise IebenchError("translation targets need latents with the translation (3DIEBench-T)")
+    return data.translations
+
+
+def translation_targets(data: SplitData, objects, i, j) -> torch.Tensor:
+    objects, i, j = (torch.as_tensor(x).cpu().numpy() for x in (objects, i, j))
+    translations = _translations(data)
+    targets = object_frame_translation(translations[objects, i], translations[objects, j])
+    return torch.from_numpy(targets).to(data.features.device)
+
+
+def base_translation_targets(data: SplitData, objects, i, j) -> torch.Tensor:
+    objects, i, j = (torch.as_tensor(x).cpu().numpy() for x in (objects, i, j))
+    translations = _translations(data)
+    targets = base_frame_translation(
+        data.euler[objects, i], translations[objects, i],
+        data.euler[objects, j], translations[objects, j],
+    )  # fmt: skip
+    return torch.from_numpy(targets).to(data.features.device)
+
+
 PAIR_TARGETS: dict[str, tuple[Callable[..., torch.Tensor], int]] = {
     "rotation": (relative_rotations, 4),
     "colour": (colour_targets, 2),
+    "translation": (translation_targets, 3),
+    "translation-base": (base_translation_targets, 3),
 }
+
+
+def absent_tasks(index: TreeIndex, asked: Sequence[str] | None = None) -> list[str]:
+    """The tasks whose factors this tree's latents do not have (translation on a tree of
+    7-value latents): left out by default; one in ``asked`` is refused in one line."""
+    absent = [
+        name
+        for name, task in TASK_REGISTRY.items()
+        if task.factors and max(task.factors) >= index.latent_size
+    ]
+    for name in asked or ():
+        if name in absent:
+            latents = split_files(index.root, index.split).latents
+            raise IebenchError(
+                f"{latents}: the {name} task needs the object translation (latent values "
+                f"{TRANSLATION.start}-{TRANSLATION.stop - 1}: a 3DIEBench-T tree, rendered with "
+                f"--factors translated) but these latents have {index.latent_size} values; "
+                f"leave it out of --tasks"
+            )
+    return absent
 
 
 def pair_regression(
@@ -142,7 +208,8 @@ def pair_regression(
     val_pairs_per_object: int,
     on_epoch: Callable[[], None],
 ) -> dict[str, float]:
-    """Rotation or colour prediction from [f_i; f_j]; R^2 with one global target mean."""
+    """Rotation, colour or translation prediction from [f_i; f_j]; R^2 with one global target
+    mean."""
     targets_of, out_dim = PAIR_TARGETS[task]
     device = train.features.device
     objects = torch.arange(train.objects, device=device)

@@ -144,6 +144,22 @@ class FactorSpec:
         return cls(name="ood-rotation", rotation=((-math.pi, -HALF_PI), (HALF_PI, math.pi)))
 
     @classmethod
+    def of_release(cls, latents: np.ndarray | None) -> FactorSpec:
+        """The spec of a published release, which has no manifest, told by its latents:
+        3DIEBench-T's (EquiCaps' release) by their 10 values; 3DIEBench-OOD's (seq-JEPA's) when
+        every rotation lies in its ranges and not all in the published ones; else 3DIEBench's
+        (against which bad latents are then reported)."""
+        if latents is None:
+            return cls.published()
+        latents = np.asarray(latents, dtype=np.float64)
+        if latents.shape[-1] == cls.translated().size:
+            return cls.translated()
+        published, ood = cls.published(), cls.out_of_distribution()
+        if not published.contains(latents).all() and ood.contains(latents).all():
+            return ood
+        return published
+
+    @classmethod
     def vertical_axis(cls) -> FactorSpec:
         """Rotation about the vertical (Z) axis only, in [-pi/2, pi/2]; X and Y angles 0."""
         return cls(name="vertical-axis", rotation_x=(0.0, 0.0), rotation_y=(0.0, 0.0))
@@ -428,3 +444,22 @@ def relative_quaternion(
     conjugate = q_i * np.array([-1.0, -1.0, -1.0, 1.0])
     quaternions = quaternion_multiply(conjugate, q_j)
     return canonical_quaternion(quaternions) if canonical else quaternions
+
+
+def object_frame_translation(translation_i: np.ndarray, translation_j: np.ndarray) -> np.ndarray:
+    """(..., 3) relative translations in the object frame: t_j - t_i, the latents' own
+    difference (EquiCaps' object-frame target)."""
+    return np.asarray(translation_j, np.float64) - np.asarray(translation_i, np.float64)
+
+
+def base_frame_translation(
+    euler_i: np.ndarray, translation_i: np.ndarray, euler_j: np.ndarray, translation_j: np.ndarray
+) -> np.ndarray:
+    """(..., 3) relative translations in the base frame: R_j t_j - R_i t_i. The pose R T(t)
+    puts the object's centre at R t in the scene (EquiCaps' "final frame" target)."""
+
+    def centre(euler: np.ndarray, translation: np.ndarray) -> np.ndarray:
+        translation = np.asarray(translation, np.float64)
+        return (euler_to_matrix(euler) @ translation[..., None])[..., 0]
+
+    return centre(euler_j, translation_j) - centre(euler_i, translation_i)

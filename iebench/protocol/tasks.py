@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from iebench.protocol.factors import COLOUR_FACTORS, ROTATION
+from iebench.protocol.factors import COLOUR_FACTORS, ROTATION, TRANSLATION
 
 # The probe protocols a results file may name: the reference one and a quick one (fewer
 # epochs); their settings are the harness's (iebench.evaluation.config.PROTOCOLS).
@@ -68,6 +68,7 @@ _FRACTION = {"low": 0.0, "high": 1.0}
 # R^2 has no lower bound: a bad probe goes below 0.
 _R2 = Metric("r2", -math.inf, 1.0)
 _ROTATION_FACTORS = tuple(range(ROTATION.start, ROTATION.stop))
+_TRANSLATION_FACTORS = tuple(range(TRANSLATION.start, TRANSLATION.stop))
 
 TASK_REGISTRY: dict[str, Task] = {
     task.name: task
@@ -81,6 +82,10 @@ TASK_REGISTRY: dict[str, Task] = {
         ),
         Task("rotation", (_R2,), PARTS, required_on_board=True, factors=_ROTATION_FACTORS),
         Task("colour", (_R2,), PARTS, required_on_board=True, factors=COLOUR_FACTORS),
+        # 3DIEBench-T's (EquiCaps): the relative translation in the object frame (t_j - t_i)
+        # and in the base frame (R_j t_j - R_i t_i); run only on trees whose latents have it.
+        Task("translation", (_R2,), PARTS, factors=_TRANSLATION_FACTORS),
+        Task("translation-base", (_R2,), PARTS, factors=_ROTATION_FACTORS + _TRANSLATION_FACTORS),
         Task(
             "equivariance",
             (

@@ -38,10 +38,16 @@ def view_pixels(synset: str, object_id: str, view: int, size: int) -> np.ndarray
 
 
 def build_tree(
-    root: Path, views: int = 5, size: int = 32, seed: int = 0, spec: FactorSpec | None = None
+    root: Path,
+    views: int = 5,
+    size: int = 32,
+    seed: int = 0,
+    spec: FactorSpec | None = None,
+    latents_file: bool = True,
 ) -> Path:
     """Write images, per-view latents (of ``spec``: by default the published one) and split
-    files; returns ``root``."""
+    files; returns ``root``. ``latents_file=False`` leaves out ``all_latents_<split>.npy``,
+    as the 3DIEBench-T and 3DIEBench-OOD releases do."""
     spec = spec or FactorSpec.published()
     for split, objects in SPLIT_OBJECTS.items():
         latents = []
@@ -57,5 +63,6 @@ def build_tree(
         files = split_files(root, split)
         np.save(files.images, np.array([object_key(s, o) for s, o in objects]))
         np.save(files.labels, np.array([label_of(s) for s, _ in objects], dtype=np.int64))
-        np.save(files.latents, np.concatenate(latents))
+        if latents_file:
+            np.save(files.latents, np.concatenate(latents))
     return root
