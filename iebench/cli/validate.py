@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from iebench.cli.options import examples
+from iebench.data import splits
 from iebench.data.validate import validate_tree
+from iebench.protocol.layout import SPLITS, split_files
 
 
 @click.command(
@@ -15,6 +17,7 @@ from iebench.data.validate import validate_tree
     epilog=examples(
         "iebench validate data/3DIEBench",
         "iebench validate /datasets/3DIEBench --sample 500 --workers 8",
+        "iebench validate /datasets/3DIEBench-T --assemble-latents",
     ),
 )
 @click.argument("data", type=click.Path(path_type=Path))
@@ -39,9 +42,19 @@ from iebench.data.validate import validate_tree
     show_default=True,
     help="Decoding processes.",
 )
+@click.option(
+    "--assemble-latents",
+    is_flag=True,
+    help="First write each split's missing all_latents_<split>.npy from the views' latent "
+    "files (3DIEBench-T and 3DIEBench-OOD ship only those); an existing one is kept.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def validate(data: Path, sample: int | None, seed: int, workers: int, quiet: bool) -> None:
+def validate(
+    data: Path, sample: int | None, seed: int, workers: int, assemble_latents: bool, quiet: bool
+) -> None:
     """Check a 3DIEBench tree for completeness and consistency; exit 1 on any problem."""
+    if assemble_latents:
+        _assemble_missing_latents(data)
     report = validate_tree(data, sample=sample, workers=workers, seed=seed, progress=not quiet)
     for problem in report.problems:
         click.echo(problem)
@@ -50,3 +63,10 @@ def validate(data: Path, sample: int | None, seed: int, workers: int, quiet: boo
     click.echo(report.summary())
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _assemble_missing_latents(data: Path) -> None:
+    for split in SPLITS:
+        files = split_files(data, split)
+        if files.images.is_file() and not files.latents.is_file():
+            click.echo(f"wrote {splits.assemble_latents(data, split)}", err=True)

@@ -65,7 +65,7 @@ class TreeIndex:
             raise IebenchError(
                 f"{files.latents}: split file missing; a release that ships only each view's "
                 f"latent_<i>.npy (3DIEBench-T, 3DIEBench-OOD) gets it from "
-                f"iebench.data.splits.assemble_latents(root, {split!r})"
+                f"`iebench validate {root} --assemble-latents`"
             )
         latents = load_array(files.latents)
         views = _views_per_object(latents, len(objects), files.latents)
