@@ -33,6 +33,7 @@ from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.core.locks import Locked, hold
+from iebench.protocol.tasks import RANKING
 from iebench.protocol.tracks import MINI_PILOT
 
 TRACK = MINI_PILOT
@@ -235,8 +236,7 @@ def _run_stages(config: DemoConfig, say: Callable[[str], None]) -> DemoReport:
             name = pending[done]
             results[name] = done.result()
             scores = read_results(results[name]).scores
-            top1 = scores["classification"]["full"]["top1"].mean
-            r2 = scores["rotation"]["full"]["r2"].mean
+            top1, r2 = (scores[task][part][metric].mean for task, part, metric in RANKING)
             step(f"{name}: top-1 {top1:.1f} %, rotation R^2 {r2:.3f}")
     results = {name: results[name] for name in names}
 

@@ -15,14 +15,23 @@ equivariance    chance MRR and H@k of ranking the true view among the V views of
 H@k with k >= V is 1 whatever the model does, so tables leave it out
 (``iebench.protocol.results.shown_metrics``). The levels are computed when a run is
 evaluated and stored in its results file (``reference``), so the board prints them
-without recomputing. Torch-free, like the rest of ``iebench.protocol``.
+without recomputing; the board checks them against these figures
+(``reference_problems``), since it cannot recompute them. Torch-free, like the rest of
+``iebench.protocol``.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from iebench.protocol.results import hits_k, shown_metrics
+from iebench.protocol.tasks import metric_range
+from iebench.protocol.taxonomy import NUM_CLASSES
+
+_TOLERANCE = 1e-9  # the levels are written as computed: only float rounding differs
 
 
 def chance_classification(train_labels: np.ndarray, val_labels: np.ndarray) -> dict[str, float]:
@@ -39,3 +48,45 @@ def chance_retrieval(views: int) -> dict[str, float]:
         if hits_k(metric) is not None:
             levels[metric] = hits_k(metric) / views
     return levels
+
+
+def _chance_classification_fits(top1: float, top5: float) -> bool:
+    """Whether some class count C (1..55) gives these chance levels: top-5 is
+    min(5, C) times top-1, which is at most 100 / C (every validation label guessable)."""
+    return any(
+        math.isclose(top5, top1 * min(5, classes), rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+        and top1 <= 100.0 / classes + _TOLERANCE
+        for classes in range(1, NUM_CLASSES + 1)
+    )
+
+
+def reference_problems(reference: dict[str, dict[str, Any]], views: int) -> list[str]:
+    """How schema-valid reference levels differ from what the figures above give for a
+    dataset of ``views`` views per object, one line each (empty when they agree)."""
+    problems = []
+    for task, levels in reference.items():
+        for metric, level in levels.items():
+            low, high = metric_range(task, metric)
+            if not low <= level <= high:
+                problems.append(f"reference.{task}.{metric}: {level} outside [{low}, {high}]")
+    classification = reference.get("classification", {})
+    if {"top1", "top5"} <= set(classification) and not _chance_classification_fits(
+        classification["top1"], classification["top5"]
+    ):
+        problems.append(
+            f"reference.classification {classification}: no chance levels of 1-{NUM_CLASSES} "
+            "classes (top-5 = min(5, classes) x top-1 <= 100 / classes)"
+        )
+    if "equivariance" in reference:
+        chance = chance_retrieval(views)
+        for metric, level in reference["equivariance"].items():
+            if metric not in chance:
+                problems.append(
+                    f"reference.equivariance.{metric}: no chance level for {views} views"
+                )
+            elif not math.isclose(level, chance[metric], rel_tol=_TOLERANCE, abs_tol=_TOLERANCE):
+                problems.append(
+                    f"reference.equivariance.{metric}: {level}, not the chance level "
+                    f"{chance[metric]} of {views} views"
+                )
+    return problems
