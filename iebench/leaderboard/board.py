@@ -118,7 +118,8 @@ def read_sums(board: Path) -> dict[str, str]:
         match = _SUMS_LINE.fullmatch(line)
         if not match or not _ENTRY_NAME.fullmatch(match["name"]):
             raise IebenchError(
-                f"{path}:{number}: expected '<sha256>  <track>/<encoder>.json', got {shown(line)}"
+                f"{path}:{number}: expected '<sha256>  <track>/<encoder>.json', "
+                f"got {shown(line, 120)}"
             )
         sums[match["name"]] = match["digest"]
     return sums

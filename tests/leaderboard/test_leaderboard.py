@@ -98,6 +98,7 @@ def test_submit_rejects_incomplete_results(tmp_path):
     def drop(data):
         del data["scores"]["rotation"], data["scores"]["colour"]
         data["protocol"]["tasks"] = ["classification"]
+        data["protocol"]["task_versions"] = {"classification": 2}
         data["scores"]["classification"]["invariant"] = data["scores"]["classification"].pop("full")
 
     reasons = rejected(edit(path, drop), board)
