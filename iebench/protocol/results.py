@@ -352,9 +352,10 @@ def _protocol_problems(protocol: Any) -> list[str | None]:
             f"protocol.name: expected one of {PROTOCOL_NAMES}, got {shown(protocol.get('name'))}"
         )
     tasks = protocol.get("tasks")
-    if isinstance(tasks, list) and any(t not in TASKS for t in tasks):
+    known = isinstance(tasks, list) and all(isinstance(t, str) and t in TASKS for t in tasks)
+    if isinstance(tasks, list) and not known:
         problems.append(f"protocol.tasks: expected tasks from {TASKS}, got {shown(tasks)}")
-    if isinstance(tasks, list) and len(set(map(repr, tasks))) != len(tasks):
+    elif known and len(set(tasks)) != len(tasks):
         problems.append(f"protocol.tasks: listed twice in {shown(tasks)}")
     seeds = protocol.get("seeds")
     if isinstance(seeds, list) and _seed_count(protocol) is None:
@@ -362,7 +363,7 @@ def _protocol_problems(protocol: Any) -> list[str | None]:
             f"protocol.seeds: expected 1-{MAX_SEEDS} distinct ints >= 0, got {shown(seeds)}"
         )
     versions = protocol.get("task_versions")
-    if isinstance(versions, dict) and isinstance(tasks, list) and set(versions) != set(tasks):
+    if isinstance(versions, dict) and known and set(versions) != set(tasks):
         problems.append(
             f"protocol.task_versions: expected a version for each of protocol.tasks, "
             f"got {shown(versions)}"
