@@ -104,7 +104,8 @@ def value_problems(data: dict[str, Any]) -> list[str]:
         problems.append(f"created: not an ISO-8601 time: {data['created']!r}")
     problems += _score_problems(data)
     if "reference" in data:
-        problems += reference_problems(data["reference"], dataset["views_per_object"])
+        val_objects = dataset["splits"]["val"]["objects"]
+        problems += reference_problems(data["reference"], views, val_objects)
     return problems
 
 

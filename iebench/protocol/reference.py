@@ -50,19 +50,27 @@ def chance_retrieval(views: int) -> dict[str, float]:
     return levels
 
 
-def _chance_classification_fits(top1: float, top5: float) -> bool:
-    """Whether some class count C (1..55) gives these chance levels: top-5 is
-    min(5, C) times top-1, which is at most 100 / C (every validation label guessable)."""
-    return any(
-        math.isclose(top5, top1 * min(5, classes), rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
-        and top1 <= 100.0 / classes + _TOLERANCE
-        for classes in range(1, NUM_CLASSES + 1)
-    )
+def _chance_classification_fits(top1: float, top5: float, val_objects: int) -> bool:
+    """Whether some class count C (1..55) and count k of guessable validation objects
+    (1..val_objects) give these chance levels: top-1 = 100 k / (val_objects C) and top-5 =
+    min(5, C) x top-1."""
+    for classes in range(1, NUM_CLASSES + 1):
+        guessable = top1 * classes * val_objects / 100.0
+        if (
+            math.isclose(top5, top1 * min(5, classes), rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+            and 1 <= round(guessable) <= val_objects
+            and math.isclose(guessable, round(guessable), abs_tol=1e-6)
+        ):
+            return True
+    return False
 
 
-def reference_problems(reference: dict[str, dict[str, Any]], views: int) -> list[str]:
+def reference_problems(
+    reference: dict[str, dict[str, Any]], views: int, val_objects: int
+) -> list[str]:
     """How schema-valid reference levels differ from what the figures above give for a
-    dataset of ``views`` views per object, one line each (empty when they agree)."""
+    dataset of ``views`` views per object and ``val_objects`` validation objects, one line
+    each (empty when they agree)."""
     problems = []
     for task, levels in reference.items():
         for metric, level in levels.items():
@@ -71,11 +79,11 @@ def reference_problems(reference: dict[str, dict[str, Any]], views: int) -> list
                 problems.append(f"reference.{task}.{metric}: {level} outside [{low}, {high}]")
     classification = reference.get("classification", {})
     if {"top1", "top5"} <= set(classification) and not _chance_classification_fits(
-        classification["top1"], classification["top5"]
+        classification["top1"], classification["top5"], val_objects
     ):
         problems.append(
-            f"reference.classification {classification}: no chance levels of 1-{NUM_CLASSES} "
-            "classes (top-5 = min(5, classes) x top-1 <= 100 / classes)"
+            f"reference.classification {classification}: not the chance levels of 1-"
+            f"{NUM_CLASSES} classes on {val_objects} validation objects"
         )
     if "equivariance" in reference:
         chance = chance_retrieval(views)

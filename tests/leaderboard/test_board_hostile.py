@@ -118,8 +118,8 @@ def test_reference_levels_are_those_of_the_figures(tmp_path):
         return lambda d: d["reference"]["classification"].update(top1=top1, top5=top5)
 
     assert refusal(results_file(tmp_path, chance(99.0, 100.0)), board) == [
-        "reference.classification {'top1': 99.0, 'top5': 100.0}: no chance levels of 1-55 "
-        "classes (top-5 = min(5, classes) x top-1 <= 100 / classes)"
+        "reference.classification {'top1': 99.0, 'top5': 100.0}: not the chance levels of "
+        "1-55 classes on 8 validation objects"
     ]
     assert refusal(results_file(tmp_path, chance(99.0, 120.0)), board)[0] == (
         "reference.classification.top5: 120.0 outside [0.0, 100.0]"

@@ -367,3 +367,16 @@ def test_results_of_a_real_evaluation_are_accepted(rendered_tree, tmp_path, monk
     shutil.rmtree(board / "results" / accepted.entry.track.slug)
     with pytest.raises(IebenchError, match="recorded in SHA256SUMS but missing"):
         build(board)
+
+
+def test_the_committed_board_passes_every_check_and_rebuilds_byte_for_byte(tmp_path):
+    """Its files predate task versions in results (read as UNRECORDED_TASK_VERSIONS) and
+    the hostile-input checks; they pass them all, and the pages stay as committed."""
+    board = tmp_path / "board"
+    shutil.copytree(REPO_BOARD, board)
+    state = load_board(board)
+    assert state.problems == [] and len(state.entries) == 15
+    assert all("task_versions" not in e.data["protocol"] for e in state.entries)
+    build(board)
+    for name in ("README.md", "index.html", "tradeoff.png"):
+        assert (board / name).read_bytes() == (REPO_BOARD / name).read_bytes(), name
