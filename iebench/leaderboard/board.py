@@ -101,6 +101,8 @@ def board_lock(board: Path, shared: bool = False) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(_LOCK_POLL_S)
+            except OSError as error:  # a board this user cannot write
+                raise IebenchError(f"{Path(board) / LOCK_NAME}: {error.strerror}") from None
         yield
 
 

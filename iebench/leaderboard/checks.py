@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 REQUIRED_PART = "full"
 PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}
 HEX = set("0123456789abcdef")
+MAX_VIEWS = 10_000  # views per object: the published dataset has 50
 
 
 def entry_problems(data: Any) -> list[str]:
@@ -89,8 +90,8 @@ def value_problems(data: dict[str, Any]) -> list[str]:
             )
     dataset = data["dataset"]
     views = dataset["views_per_object"]
-    if views < 2:
-        problems.append(f"dataset.views_per_object: must be >= 2, got {views}")
+    if not 2 <= views <= MAX_VIEWS:
+        problems.append(f"dataset.views_per_object: must be 2-{MAX_VIEWS}, got {views}")
     for split in ("train", "val"):
         sizes = dataset["splits"][split]
         if sizes["objects"] < 1 or not 0 < sizes["images"] <= sizes["objects"] * max(views, 1):
@@ -103,7 +104,7 @@ def value_problems(data: dict[str, Any]) -> list[str]:
     except ValueError:
         problems.append(f"created: not an ISO-8601 time: {data['created']!r}")
     problems += _score_problems(data)
-    if "reference" in data:
+    if "reference" in data and 2 <= views <= MAX_VIEWS:  # chance levels need a sane count
         val_objects = dataset["splits"]["val"]["objects"]
         problems += reference_problems(data["reference"], views, val_objects)
     return problems

@@ -21,7 +21,7 @@ from iebench.leaderboard.board import (
 )
 from iebench.leaderboard.checks import board_problems, entry_problems, file_hash_problems
 from iebench.leaderboard.track import Track
-from iebench.protocol.results import parse_results, read_results_bytes
+from iebench.protocol.results import parse_results, read_results_bytes, schema_problems
 
 
 class SubmissionRejected(IebenchError):
@@ -56,19 +56,19 @@ def submit(
         data = parse_results(raw, str(path))
     except IebenchError as error:
         raise SubmissionRejected(path, [str(error).removeprefix(f"{path}: ")]) from None
-    early = entry_problems(data)
+    own = entry_problems(data)
     if dataset_name is not None and dataset_name_problem(dataset_name):
-        early.append(dataset_name_problem(dataset_name))
+        own.append(dataset_name_problem(dataset_name))
     board = Path(board)
-    if early:  # refused whatever the board holds: list its problems too, lock nothing
+    if own and schema_problems(data):  # nothing else can be checked: list the board's too
         state = load_board(board)
-        raise SubmissionRejected(path, [f"board: {p}" for p in state.problems] + early)
+        raise SubmissionRejected(path, [f"board: {p}" for p in state.problems] + own)
     board.mkdir(parents=True, exist_ok=True)
     with board_lock(board):  # the board's state, read and changed by one submit at a time
         state = load_board(board)
         # A file recorded but missing is an interrupted submit: it blocks `build`, not a
         # new submit.
-        reasons = [f"board: {problem}" for problem in state.problems]
+        reasons = [f"board: {problem}" for problem in state.problems] + own
         hash_problems, notes = file_hash_problems(data, base)
         reasons += hash_problems + board_problems(data, state.entries)
         if reasons:

@@ -9,7 +9,8 @@
                   "val": {...}}, "views_per_object", optional "render_resolution",
                   "constant_tasks"},
       "protocol": {"name", "tasks", "probe": {"optimizer", "lr", "weight_decay",
-                   "batch_size", "epochs"}, "seeds", "backbone_mode"},
+                   "batch_size", "epochs"}, "seeds", "backbone_mode",
+                   optional "task_versions": {task: version}},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
                 (equivariance parts: predictor = val-val, predictor-train-train,
@@ -205,11 +206,8 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
         return None if ok else f"{where}: expected a sha256 hex digest, got {shown(value)}"
     if kind == "commit":
         ok = isinstance(value, str) and _COMMIT.fullmatch(value) is not None
-        return (
-            None
-            if ok
-            else f"{where}: expected a git commit (hex, maybe -dirty), got {shown(value)}"
-        )
+        expected = "a git commit (hex, maybe -dirty)"
+        return None if ok else f"{where}: expected {expected}, got {shown(value)}"
     if kind == "name":
         ok = is_safe_name(value)
         return None if ok else f"{where}: expected {SAFE_NAME_TEXT}, got {shown(value)}"

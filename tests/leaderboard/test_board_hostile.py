@@ -143,6 +143,20 @@ def test_reference_levels_are_those_of_the_figures(tmp_path):
     ]
 
 
+def test_a_huge_view_count_is_refused_before_chance_levels_are_computed(tmp_path):
+    board = new_board(tmp_path)
+    sie = write(make_results("SIE", 60.0, 0.4, predictor=True), tmp_path / "sie.json")
+    edit(sie, lambda d: d["dataset"].update(views_per_object=2**62))  # np.arange(2**62)
+    assert refusal(sie, board) == [f"dataset.views_per_object: must be 2-10000, got {2**62}"]
+
+
+def test_a_board_that_cannot_be_locked_is_refused_in_one_line(tmp_path):
+    board = new_board(tmp_path)
+    (board / LOCK_NAME).mkdir()  # not a file: no lock can be taken there
+    with pytest.raises(IebenchError, match=r"board\.lock: Is a directory"):
+        build(board)
+
+
 def test_n_is_the_number_of_seeds_and_std_is_bounded(tmp_path):
     board = new_board(tmp_path)
     forged = results_file(
