@@ -81,6 +81,19 @@ def test_a_forged_sha256sums_line_is_refused_in_one_line(tmp_path):
     )
 
 
+def test_a_results_file_linked_from_outside_the_board_is_refused(tmp_path):
+    board = new_board(tmp_path)
+    submit(results_file(tmp_path), board)
+    outside = results_file(tmp_path / "elsewhere", name="B")
+    link = board / "results" / "quick-64px-abababababab" / "b.json"
+    link.symlink_to(outside)
+    sums = board / "results" / SUMS_NAME
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    sums.write_text(sums.read_text() + f"{digest}  quick-64px-abababababab/b.json\n")
+    with pytest.raises(IebenchError, match="'quick-64px-abababababab/b.json' is not a results"):
+        build(board)
+
+
 def test_r2_far_below_zero_is_refused_before_the_plot_sees_it(tmp_path):
     board = new_board(tmp_path)
     for value in (-1e300, -1e6, -10.5):
