@@ -165,11 +165,15 @@ def load_board(board: Path) -> BoardState:
     files = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.json"))
     for name in files:
         path = root / name
+        try:
+            entry_file(board, name)  # first: the messages below quote the name
+        except IebenchError as error:
+            problems.append(str(error))
+            continue
         if name not in sums:
             problems.append(f"{path}: not recorded in {root / SUMS_NAME} (add results with submit)")
             continue
         try:
-            entry_file(board, name)
             raw = read_results_bytes(path)
             digest = hashlib.sha256(raw).hexdigest()
             if digest != sums[name]:

@@ -94,6 +94,17 @@ def test_a_results_file_linked_from_outside_the_board_is_refused(tmp_path):
         build(board)
 
 
+def test_a_stray_file_name_with_terminal_escapes_is_quoted(tmp_path):
+    board = new_board(tmp_path)
+    submit(results_file(tmp_path), board)
+    (board / "results" / "quick-64px-abababababab" / "\x1b]0;owned\x07.json").write_text("{}")
+    with pytest.raises(IebenchError) as caught:
+        build(board)
+    assert "\x1b" not in str(caught.value) and "'quick-64px-abababababab/\\x1b]0;owned" in str(
+        caught.value
+    )
+
+
 def test_r2_far_below_zero_is_refused_before_the_plot_sees_it(tmp_path):
     board = new_board(tmp_path)
     for value in (-1e300, -1e6, -10.5):
