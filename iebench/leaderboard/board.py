@@ -115,8 +115,14 @@ def read_sums(board: Path) -> dict[str, str]:
     path = results_dir(board) / SUMS_NAME
     if not path.is_file():
         return {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise IebenchError(f"{path}: not a text file ({error.reason})") from None
     sums = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         match = _SUMS_LINE.fullmatch(line)
         if not match or not _ENTRY_NAME.fullmatch(match["name"]):
             raise IebenchError(
@@ -202,18 +208,22 @@ def read_dataset_names(board: Path) -> dict[str, str]:
     path = Path(board) / DATASETS_NAME
     if not path.is_file():
         return {}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise IebenchError(f"{path}: not a CSV file ({error})") from None
     names = {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            fingerprint, name = row.get("fingerprint"), row.get("name")
-            problem = dataset_name_problem(name) or (
-                None
-                if isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{64}", fingerprint)
-                else f"fingerprint: expected a sha256 hex digest, got {shown(fingerprint)}"
-            )
-            if problem:
-                raise IebenchError(f"{path}:{line}: {problem}")
-            names[fingerprint] = name
+    for line, row in enumerate(rows, start=2):
+        fingerprint, name = row.get("fingerprint"), row.get("name")
+        problem = dataset_name_problem(name) or (
+            None
+            if isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{64}", fingerprint)
+            else f"fingerprint: expected a sha256 hex digest, got {shown(fingerprint)}"
+        )
+        if problem:
+            raise IebenchError(f"{path}:{line}: {problem}")
+        names[fingerprint] = name
     return names
 
 
