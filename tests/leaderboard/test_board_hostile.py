@@ -105,6 +105,20 @@ def test_a_stray_file_name_with_terminal_escapes_is_quoted(tmp_path):
     )
 
 
+def test_board_files_that_are_not_text_are_refused_in_one_line(tmp_path):
+    board = new_board(tmp_path)
+    submit(results_file(tmp_path), board)
+    sums = board / "results" / SUMS_NAME
+    recorded = sums.read_bytes()
+    sums.write_bytes(b"\xff\xfe" + recorded)
+    with pytest.raises(IebenchError, match=r"SHA256SUMS: not a text file \(invalid start byte\)"):
+        build(board)
+    sums.write_bytes(recorded + b"\n")  # a blank line is no problem
+    (board / "datasets.csv").write_bytes(b"fingerprint,name\n\xff,\xfe\n")
+    with pytest.raises(IebenchError, match=r"datasets.csv: not a CSV file"):
+        build(board)
+
+
 def test_r2_far_below_zero_is_refused_before_the_plot_sees_it(tmp_path):
     board = new_board(tmp_path)
     for value in (-1e300, -1e6, -10.5):
