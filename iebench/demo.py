@@ -34,6 +34,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.core.locks import hold_or_refuse
 from iebench.protocol.layout import DEMO_LOCK_NAME
+from iebench.protocol.tasks import RANKING
 from iebench.protocol.tracks import MINI_PILOT
 
 if TYPE_CHECKING:
@@ -267,8 +268,7 @@ def _train_and_evaluate_all(
             name = pending[done]
             results[name] = done.result()
             scores = read_results(results[name]).scores
-            top1 = scores["classification"]["full"]["top1"].mean
-            r2 = scores["rotation"]["full"]["r2"].mean
+            top1, r2 = (scores[task][part][metric].mean for task, part, metric in RANKING)
             step(f"{name}: top-1 {top1:.1f} %, rotation R^2 {r2:.3f}")
     return {run.method: results[run.method] for run in runs}
 

@@ -296,6 +296,8 @@ def _protocol_section(config: EvalConfig, tasks: list[str]) -> dict:
         },
         "seeds": config.seed_list,
         "backbone_mode": "eval",
+        # The board never ranks scores of different task versions together.
+        "task_versions": {task: TASK_REGISTRY[task].version for task in tasks},
     }
 
 

@@ -42,6 +42,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
 from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
 from iebench.data.torch_seeding import seeded_global_state
+from iebench.protocol.results import SAFE_NAME_TEXT, is_safe_name
 
 PROBE_BATCH = 4
 # Longest error text quoted from a failing submission (torch's can list hundreds of keys).
@@ -80,8 +81,8 @@ class EncoderMetadata:
     def problems(self) -> list[str]:
         """Each inconsistency of the metadata, as a phrase."""
         problems = []
-        if not isinstance(self.name, str) or not self.name.strip():
-            problems.append("name must be a non-empty string")
+        if not is_safe_name(self.name):
+            problems.append(f"name must be {SAFE_NAME_TEXT}, got {str(self.name)[:40]!r}")
         if not isinstance(self.embedding_dim, int) or self.embedding_dim < 1:
             problems.append(f"embedding_dim must be a positive int, got {self.embedding_dim!r}")
         if not isinstance(self.resolution, int) or self.resolution < 8:

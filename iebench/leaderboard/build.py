@@ -14,6 +14,7 @@ from iebench.core.io import write_text_atomic
 from iebench.leaderboard.board import (
     DATASETS_NAME,
     RESULTS_DIR,
+    board_lock,
     load_board,
     read_dataset_names,
 )
@@ -22,10 +23,9 @@ from iebench.leaderboard.plot import layout, to_svg, tradeoff_series, write_png
 from iebench.leaderboard.reported import REPORTED_NAME, read_reported
 from iebench.leaderboard.table import Table, reported_tables, track_tables
 from iebench.leaderboard.text import markdown, terminal
-
-README_NAME = "README.md"
-PAGE_NAME = "index.html"
-PLOT_NAME = "tradeoff.png"
+from iebench.protocol.layout import BOARD_PAGE_NAME as PAGE_NAME
+from iebench.protocol.layout import BOARD_PLOT_NAME as PLOT_NAME
+from iebench.protocol.layout import BOARD_README_NAME as README_NAME
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ def require_board(board: Path) -> None:
 
 def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
     """(measured tables, one per track; reported tables) after checking the whole board."""
-    require_board(board)
     state = load_board(board)
     state.check(board)
     measured = track_tables(state.entries, read_dataset_names(board))
@@ -60,22 +59,26 @@ def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
 def build(board: Path) -> Built:
     """Regenerate README.md, index.html and tradeoff.png of ``board``."""
     board = Path(board)
-    measured, reported = board_tables(board)
-    plot = layout(tradeoff_series(measured, reported))
-    built = Built(
-        readme=board / README_NAME,
-        page=board / PAGE_NAME,
-        plot=board / PLOT_NAME,
-        entries=sum(len(t.rows) for t in measured),
-        tracks=len(measured),
-    )
-    write_text_atomic(built.readme, markdown(measured, reported))
-    write_text_atomic(built.page, html_page(measured, reported, to_svg(plot)))
-    write_png(plot, built.plot)
+    require_board(board)
+    with board_lock(board, shared=True):  # no submit changes the board while it is read
+        measured, reported = board_tables(board)
+        plot = layout(tradeoff_series(measured, reported))
+        built = Built(
+            readme=board / README_NAME,
+            page=board / PAGE_NAME,
+            plot=board / PLOT_NAME,
+            entries=sum(len(t.rows) for t in measured),
+            tracks=len(measured),
+        )
+        write_text_atomic(built.readme, markdown(measured, reported))
+        write_text_atomic(built.page, html_page(measured, reported, to_svg(plot)))
+        write_png(plot, built.plot)
     return built
 
 
 def show(board: Path, with_reported: bool = False) -> str:
-    """The board as plain text (measured tracks; reported tables when asked)."""
+    """The board as plain text (measured tracks; reported tables when asked). Reads without
+    the lock: a board may be read-only here."""
+    require_board(board)
     measured, reported = board_tables(board)
     return terminal(measured, reported if with_reported else [])

@@ -7,16 +7,46 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iebench.core.io import sha256_file
-from iebench.leaderboard.board import Entry, slugify
-from iebench.leaderboard.track import Track
-from iebench.protocol.tasks import METRIC_ORDER, REQUIRED_TASKS, metric_range
+from iebench.leaderboard.track import Track, slugify
+from iebench.protocol.reference import reference_problems
+from iebench.protocol.results import recorded_task_versions, schema_problems
+from iebench.protocol.tasks import (
+    METRIC_ORDER,
+    REQUIRED_TASKS,
+    TASK_REGISTRY,
+    metric_range,
+)
+
+if TYPE_CHECKING:
+    from iebench.leaderboard.board import Entry
 
 REQUIRED_PART = "full"
 PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}
 HEX = set("0123456789abcdef")
+MAX_VIEWS = 10_000  # views per object: the published dataset has 50
+
+
+def entry_problems(data: Any) -> list[str]:
+    """Every problem of a results file on its own (all the checks but the encoder's file
+    hashes): the schema first, then what a board requires of its entries."""
+    return schema_problems(data) or (
+        required_task_problems(data) + value_problems(data) + task_version_problems(data)
+    )
+
+
+def task_version_problems(data: dict[str, Any]) -> list[str]:
+    """Scores of another version of a task than this iebench's never share its board."""
+    recorded = recorded_task_versions(data)
+    current = {task: TASK_REGISTRY[task].version for task in recorded}
+    if recorded == current:
+        return []
+    return [
+        f"protocol.task_versions {recorded} differ from this iebench's {current}: "
+        "the numbers are not comparable; evaluate the encoder again"
+    ]
 
 
 def required_task_problems(data: dict[str, Any]) -> list[str]:
@@ -60,8 +90,8 @@ def value_problems(data: dict[str, Any]) -> list[str]:
             )
     dataset = data["dataset"]
     views = dataset["views_per_object"]
-    if views < 2:
-        problems.append(f"dataset.views_per_object: must be >= 2, got {views}")
+    if not 2 <= views <= MAX_VIEWS:
+        problems.append(f"dataset.views_per_object: must be 2-{MAX_VIEWS}, got {views}")
     for split in ("train", "val"):
         sizes = dataset["splits"][split]
         if sizes["objects"] < 1 or not 0 < sizes["images"] <= sizes["objects"] * max(views, 1):
@@ -73,7 +103,11 @@ def value_problems(data: dict[str, Any]) -> list[str]:
         datetime.fromisoformat(data["created"])
     except ValueError:
         problems.append(f"created: not an ISO-8601 time: {data['created']!r}")
-    return problems + _score_problems(data)
+    problems += _score_problems(data)
+    if "reference" in data and 2 <= views <= MAX_VIEWS:  # chance levels need a sane count
+        val_objects = dataset["splits"]["val"]["objects"]
+        problems += reference_problems(data["reference"], views, val_objects)
+    return problems
 
 
 def _score_problems(data: dict[str, Any]) -> list[str]:
@@ -94,6 +128,10 @@ def _score_problems(data: dict[str, Any]) -> list[str]:
                     )
                 if score["std"] < 0:
                     problems.append(f"{where}.{metric}.std: negative ({score['std']})")
+                elif score["std"] > high - low:  # no spread of values in [low, high] is wider
+                    problems.append(
+                        f"{where}.{metric}.std: {score['std']} wider than [{low}, {high}]"
+                    )
             for lower, higher in METRIC_ORDER:
                 both = lower in metrics and higher in metrics
                 if both and metrics[lower]["mean"] > metrics[higher]["mean"]:
@@ -116,11 +154,12 @@ def file_hash_problems(data: dict[str, Any], base: Path) -> tuple[list[str], lis
         if not path.is_file():
             notes.append(f"{label} {encoder[key]} not found here: its sha256 was not checked")
             continue
-        actual = sha256_file(path)
-        if actual != encoder[f"{key}_sha256"]:
+        # The hash itself is never shown: the path is the submitter's, and could name any
+        # file readable here.
+        if sha256_file(path) != encoder[f"{key}_sha256"]:
             problems.append(
-                f"encoder.{key}_sha256: {path} has sha256 {actual}, "
-                f"not the recorded {encoder[f'{key}_sha256']}"
+                f"encoder.{key}_sha256: {path} does not match the recorded "
+                f"{encoder[f'{key}_sha256']} (changed since the evaluation?)"
             )
     return problems, notes
 
@@ -151,6 +190,15 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
             f"dataset.constant_tasks {constant} differ from this track's {track_constant} "
             f"(results/{same_track[0].path})"
         )
+    # The floors depend on the dataset alone: every entry of a track records the same.
+    for entry in same_track[:1]:
+        for task, levels in data.get("reference", {}).items():
+            theirs = entry.data.get("reference", {}).get(task)
+            if theirs is not None and levels != theirs:
+                problems.append(
+                    f"reference.{task} {levels} differs from this track's {theirs} "
+                    f"(results/{entry.path})"
+                )
     if same_track and data["protocol"]["probe"] != same_track[0].data["protocol"]["probe"]:
         problems.append(
             f"protocol.probe {data['protocol']['probe']} differs from this track's "

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
+from iebench.protocol.layout import BOARD_REPORTED_NAME as REPORTED_NAME
 
-REPORTED_NAME = "reported.csv"
 REPORTED_METRICS = ("top1", "rotation_r2", "colour_r2", "mrr", "h@1", "h@5")
 REPORTED_FIELDS = ("track", "method", *REPORTED_METRICS, "source")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,21 +10,18 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import write_bytes_atomic
 from iebench.leaderboard.board import (
     Entry,
+    board_lock,
+    dataset_name_problem,
+    entry_file,
     entry_path,
     load_board,
     name_dataset,
     read_sums,
-    results_dir,
     write_sums,
 )
-from iebench.leaderboard.checks import (
-    board_problems,
-    file_hash_problems,
-    required_task_problems,
-    value_problems,
-)
+from iebench.leaderboard.checks import board_problems, entry_problems, file_hash_problems
 from iebench.leaderboard.track import Track
-from iebench.protocol.results import schema_problems
+from iebench.protocol.results import parse_results, read_results_bytes, schema_problems
 
 
 class SubmissionRejected(IebenchError):
@@ -55,41 +51,40 @@ def submit(
     ``dataset_name`` names the track's dataset (recorded in datasets.csv).
     """
     path = Path(path)
+    raw = read_results_bytes(path)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise IebenchError(f"{path}: cannot read ({error.strerror})") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SubmissionRejected(path, [f"not a JSON file ({error})"]) from None
-
-    state = load_board(board)
-    # A file recorded but missing is an interrupted submit: it blocks `build`, not a new submit.
-    reasons = [f"board: {problem}" for problem in state.problems]
-    notes: list[str] = []
-    invalid = schema_problems(data)
-    if invalid:
-        reasons += invalid
-    else:
+        data = parse_results(raw, str(path))
+    except IebenchError as error:
+        raise SubmissionRejected(path, [str(error).removeprefix(f"{path}: ")]) from None
+    own = entry_problems(data)
+    if dataset_name is not None and dataset_name_problem(dataset_name):
+        own.append(dataset_name_problem(dataset_name))
+    board = Path(board)
+    if own and schema_problems(data):  # nothing else can be checked: list the board's too
+        state = load_board(board)
+        raise SubmissionRejected(path, [f"board: {p}" for p in state.problems] + own)
+    board.mkdir(parents=True, exist_ok=True)
+    with board_lock(board):  # the board's state, read and changed by one submit at a time
+        state = load_board(board)
+        # A file recorded but missing is an interrupted submit: it blocks `build`, not a
+        # new submit.
+        reasons = [f"board: {problem}" for problem in state.problems] + own
         hash_problems, notes = file_hash_problems(data, base)
-        reasons += required_task_problems(data)
-        reasons += value_problems(data)
-        reasons += hash_problems
-        reasons += board_problems(data, state.entries)
-    if reasons:
-        raise SubmissionRejected(path, reasons)
+        reasons += hash_problems + board_problems(data, state.entries)
+        if reasons:
+            raise SubmissionRejected(path, reasons)
 
-    track = Track.of(data)
-    name = entry_path(track, data["encoder"]["name"])
-    digest = hashlib.sha256(raw).hexdigest()
-    present = {entry.path for entry in state.entries}
-    # Record first, then copy: an interruption leaves a recorded-but-missing file,
-    # which the next submit of the same file repairs.
-    sums = {k: v for k, v in read_sums(board).items() if k in present}
-    write_sums(board, sums | {name: digest})
-    write_bytes_atomic(results_dir(board) / name, raw)
-    if dataset_name:
-        name_dataset(board, track.fingerprint, dataset_name)
+        track = Track.of(data)
+        name = entry_path(track, data["encoder"]["name"])
+        target = entry_file(board, name)
+        digest = hashlib.sha256(raw).hexdigest()
+        present = {entry.path for entry in state.entries}
+        # Record first, then copy: an interruption leaves a recorded-but-missing file,
+        # which the next submit of the same file repairs.
+        sums = {k: v for k, v in read_sums(board).items() if k in present}
+        write_sums(board, sums | {name: digest})
+        write_bytes_atomic(target, raw)
+        if dataset_name:
+            name_dataset(board, track.fingerprint, dataset_name)
     entry = Entry(path=name, track=track, data=data, sha256=digest)
     return Accepted(entry=entry, notes=notes)

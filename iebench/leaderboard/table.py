@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
 
 from iebench.leaderboard.board import Entry
 from iebench.leaderboard.reported import Reported
 from iebench.leaderboard.track import Track
 from iebench.protocol.results import hits_k
-from iebench.protocol.tasks import TASK_REGISTRY
+from iebench.protocol.tasks import RANKING, TASK_REGISTRY
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,15 @@ def _reference_row(entries: list[Entry], columns: tuple[Column, ...]) -> tuple[C
 
 
 def ranked(entries: list[Entry]) -> list[Entry]:
-    """Best first: top-1, then rotation R^2, then name (a stable, deterministic order)."""
+    """Best first by the registry's ranking scores (top-1, then rotation R^2), then by name
+    (a stable, deterministic order)."""
 
-    def key(entry: Entry) -> tuple[float, float, str, str]:
-        top1 = entry.score("classification", "full", "top1")
-        rotation = entry.score("rotation", "full", "r2")
-        return (-top1["mean"], -rotation["mean"], entry.name, entry.path)
+    def key(entry: Entry) -> tuple[Any, ...]:
+        scores = []
+        for task, part, metric in RANKING:
+            sign = -1 if TASK_REGISTRY[task].metric(metric).higher_is_better else 1
+            scores.append(sign * entry.score(task, part, metric)["mean"])
+        return (*scores, entry.name, entry.path)
 
     return sorted(entries, key=key)
 

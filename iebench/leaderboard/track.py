@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 FINGERPRINT_SHOWN = 12  # hex digits of the dataset fingerprint in names and directory names
+
+
+def slugify(name: str) -> str:
+    """A file-name-safe form of an encoder name: "SIE (rot+col)" -> "sie-rot-col"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "encoder"
 
 
 @dataclass(frozen=True, order=True)

@@ -37,6 +37,16 @@ RUN_LOCK_NAME = "train.lock"
 # Held while a demo writes its folder: its stages share runs and a board that two demos
 # would write at once.
 DEMO_LOCK_NAME = "demo.lock"
+# A leaderboard's folder: results/<track>/<entry>.json with their hashes in results/SHA256SUMS,
+# the published rows, the tracks' dataset names, the generated pages and the lock of its state.
+BOARD_RESULTS_DIR = "results"
+BOARD_SUMS_NAME = "SHA256SUMS"
+BOARD_DATASETS_NAME = "datasets.csv"
+BOARD_REPORTED_NAME = "reported.csv"
+BOARD_README_NAME = "README.md"
+BOARD_PAGE_NAME = "index.html"
+BOARD_PLOT_NAME = "tradeoff.png"
+BOARD_LOCK_NAME = "board.lock"
 SPLITS = ("train", "val")
 VIEWS_PER_OBJECT = 50
 

@@ -9,7 +9,8 @@
                   "val": {...}}, "views_per_object", optional "render_resolution",
                   "constant_tasks"},
       "protocol": {"name", "tasks", "probe": {"optimizer", "lr", "weight_decay",
-                   "batch_size", "epochs"}, "seeds", "backbone_mode"},
+                   "batch_size", "epochs"}, "seeds", "backbone_mode",
+                   optional "task_versions": {task: version}},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
                 (equivariance parts: predictor = val-val, predictor-train-train,
@@ -29,7 +30,15 @@ is the submission's repository commit ("-dirty" when changed, null outside git),
 ``render_resolution`` is the side of the tree's images (``encoder.resolution`` is the
 input side; they differ only when the run allowed the mismatch). ``constant_tasks`` lists
 the tasks the dataset gives nothing to predict (its factor spec fixes their factors):
-they are not scored, and the board does not require them.
+they are not scored, and the board does not require them. ``protocol.task_versions``
+(``{task: version}``, iebench.protocol.tasks) says which version of each scored task
+computed the numbers; a file without it was computed with ``UNRECORDED_TASK_VERSIONS``.
+
+A results file is untrusted input (the board takes them from anyone): it is read with
+a size cap (``MAX_RESULTS_BYTES``) and a nesting cap (``MAX_DEPTH``, checked before
+parsing), every string is bounded and free of control characters, digests and commits
+are lower-case hex, names come from a small character set (``SAFE_NAME``), and every
+number is finite.
 """
 
 from __future__ import annotations
@@ -37,9 +46,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
@@ -48,9 +60,27 @@ from iebench.protocol.tasks import PARTS, PROTOCOL_NAMES, TASK_METRICS, TASK_REG
 SCHEMA_VERSION = 1
 _HITS = re.compile(r"h@(\d+)")
 
+MAX_RESULTS_BYTES = 1 << 20  # real files are a few kB
+MAX_DEPTH = 20  # nested objects and lists; real files reach 5
+MAX_STRING = 4096  # characters of any one string (paths included)
+MAX_SEEDS = 100
+MAX_INT = 1 << 63
+# Encoder and dataset names: they end up in file names, Markdown, HTML and terminals.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+=(),:@-]{0,99}")
+SAFE_NAME_TEXT = "1-100 of letters, digits, space and ._+=(),:@- starting with a letter or digit"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})(?:-dirty)?")
+# Control characters, zero-width and bidirectional marks, line separators, surrogates:
+# nothing a real run writes, and each can rewrite what a terminal or page shows.
+UNSAFE_CHARACTER = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+# The task versions of every results file written before files recorded them.
+UNRECORDED_TASK_VERSIONS = {"classification": 2, "rotation": 1, "colour": 1, "equivariance": 2}
+
 _SECTIONS: dict[str, dict[str, Any]] = {
     "encoder": {
-        "name": str,
+        "name": "name",
         "file": str,
         "file_sha256": str,
         "checkpoint": (str, None),
@@ -74,8 +104,9 @@ _SECTIONS: dict[str, dict[str, Any]] = {
 }
 # Fields a section may have (added after schema_version 1 was published).
 _OPTIONAL: dict[str, dict[str, Any]] = {
-    "encoder": {"build_seed": (int, None), "git_commit": (str, None)},
+    "encoder": {"build_seed": (int, None), "git_commit": ("commit", None)},
     "dataset": {"render_resolution": (int, None), "constant_tasks": "constant tasks"},
+    "protocol": {"task_versions": "task versions"},
 }
 _PROBE = {
     "optimizer": str,
@@ -149,6 +180,16 @@ class Results:
         return cls(**fields)
 
 
+def shown(value: Any, most: int = 60) -> str:
+    """``repr(value)``, cut to about ``most`` characters: messages quote hostile values."""
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]}...({len(text)} characters)"
+
+
+def is_safe_name(value: Any) -> bool:
+    return isinstance(value, str) and SAFE_NAME.fullmatch(value) is not None
+
+
 def _check(value: Any, kind: Any, where: str) -> str | None:
     """The problem with ``value`` as ``kind``, or None."""
     if isinstance(kind, tuple):
@@ -158,10 +199,23 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
         return problems[0]
     if kind == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        return None if ok else f"{where}: expected a finite number, got {value!r}"
+        return None if ok else f"{where}: expected a finite number, got {shown(value)}"
     if kind == "sha256":
-        ok = isinstance(value, str) and len(value) == 64
-        return None if ok else f"{where}: expected a sha256 hex digest, got {value!r}"
+        ok = isinstance(value, str) and _HEX64.fullmatch(value) is not None
+        return None if ok else f"{where}: expected a sha256 hex digest, got {shown(value)}"
+    if kind == "commit":
+        ok = isinstance(value, str) and _COMMIT.fullmatch(value) is not None
+        expected = "a git commit (hex, maybe -dirty)"
+        return None if ok else f"{where}: expected {expected}, got {shown(value)}"
+    if kind == "name":
+        ok = is_safe_name(value)
+        return None if ok else f"{where}: expected {SAFE_NAME_TEXT}, got {shown(value)}"
+    if kind == "task versions":
+        ok = isinstance(value, dict) and all(
+            task in TASKS and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for task, v in value.items()
+        )
+        return None if ok else f"{where}: expected {{task: version >= 1}}, got {shown(value)}"
     if kind == "range":
         ok = value is None or (
             isinstance(value, list)
@@ -169,16 +223,63 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
             and 0 <= value[0] < value[1]
         )
-        return None if ok else f"{where}: expected [start, stop] or null, got {value!r}"
+        return None if ok else f"{where}: expected [start, stop] or null, got {shown(value)}"
     if kind == "constant tasks":  # only a task whose targets come from factors can be constant
         ok = isinstance(value, list) and all(
             name in TASKS and TASK_REGISTRY[name].factors for name in value
         )
-        return None if ok else f"{where}: expected a list of factor tasks, got {value!r}"
+        return None if ok else f"{where}: expected a list of factor tasks, got {shown(value)}"
     if kind is int and isinstance(value, bool):
-        return f"{where}: expected int, got {value!r}"
+        return f"{where}: expected int, got {shown(value)}"
     if not isinstance(value, kind):
         return f"{where}: expected {kind.__name__}, got {type(value).__name__}"
+    return None
+
+
+def _key(where: str, key: Any) -> str:
+    """Where ``key`` lies below ``where``, quoted when it is no plain word."""
+    plain = isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_@+-]{1,40}", key)
+    return f"{where}.{key}" if plain else f"{where}[{shown(key, 40)}]"
+
+
+def _document_problems(data: Any) -> list[str]:
+    """What makes ``data`` no plausible JSON document: too deep, unbounded or unsafe
+    strings, non-finite or huge numbers. Iterative, so depth alone can never crash it."""
+    problems: list[str] = []
+    pending: deque[tuple[Any, str, int]] = deque([(data, "results", 0)])
+    while pending:
+        value, where, depth = pending.popleft()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                return [f"{where}: nested deeper than {MAX_DEPTH} levels"]
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    problem = _string_problem(key, f"{_key(where, key)} (a key)", 100)
+                    if problem:
+                        problems.append(problem)
+                        continue
+                pending.append((item, _key(where, key), depth + 1))
+        elif isinstance(value, str):
+            problems.append(_string_problem(value, where, MAX_STRING))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(f"{where}: expected a finite number, got {value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= MAX_INT:
+                problems.append(f"{where}: integer out of range, got {shown(value)}")
+        elif value is not None and not isinstance(value, bool):
+            problems.append(f"{where}: not a JSON value ({type(value).__name__})")
+    return [p for p in problems if p]
+
+
+def _string_problem(value: Any, where: str, most: int) -> str | None:
+    if not isinstance(value, str):
+        return f"{where}: expected a string, got {type(value).__name__}"
+    if len(value) > most:
+        return f"{where}: longer than {most} characters"
+    if UNSAFE_CHARACTER.search(value):
+        return f"{where}: control or invisible characters in {shown(value)}"
     return None
 
 
@@ -187,7 +288,11 @@ def schema_problems(data: Any) -> list[str]:
     if not isinstance(data, dict):
         return [f"expected a JSON object, got {type(data).__name__}"]
     if data.get("schema_version") != SCHEMA_VERSION:
-        return [f"schema_version: expected {SCHEMA_VERSION}, got {data.get('schema_version')!r}"]
+        got = shown(data.get("schema_version"))
+        return [f"schema_version: expected {SCHEMA_VERSION}, got {got}"]
+    unsafe = _document_problems(data)
+    if unsafe:  # later messages quote keys and values: only safe ones
+        return unsafe
     problems = [f"{key}: unknown key" for key in data if key not in _TOP_LEVEL]
     for key in ("iebench_version", "created"):
         problems.append(_check(data.get(key), str, key))
@@ -203,7 +308,14 @@ def schema_problems(data: Any) -> list[str]:
         ]
     problems += _protocol_problems(data.get("protocol"))
     problems += _split_problems(data.get("dataset"))
-    problems += _score_problems(data.get("scores"))
+    problems += _score_problems(data.get("scores"), _seed_count(data.get("protocol")))
+    timings = data.get("timings")
+    if isinstance(timings, dict):
+        problems += [
+            _check(value, "number", _key("timings", key))
+            for key, value in timings.items()
+            if key not in _SECTIONS["timings"]
+        ]
     if "reference" in data:
         problems += _reference_problems(data["reference"])
     if "config" in data:
@@ -234,16 +346,25 @@ def _protocol_problems(protocol: Any) -> list[str | None]:
     problems: list[str | None] = []
     if protocol.get("name") not in PROTOCOL_NAMES:
         problems.append(
-            f"protocol.name: expected one of {PROTOCOL_NAMES}, got {protocol.get('name')!r}"
+            f"protocol.name: expected one of {PROTOCOL_NAMES}, got {shown(protocol.get('name'))}"
         )
     tasks = protocol.get("tasks")
-    if isinstance(tasks, list) and any(t not in TASKS for t in tasks):
-        problems.append(f"protocol.tasks: expected tasks from {TASKS}, got {tasks!r}")
+    known = isinstance(tasks, list) and all(isinstance(t, str) and t in TASKS for t in tasks)
+    if isinstance(tasks, list) and not known:
+        problems.append(f"protocol.tasks: expected tasks from {TASKS}, got {shown(tasks)}")
+    elif known and len(set(tasks)) != len(tasks):
+        problems.append(f"protocol.tasks: listed twice in {shown(tasks)}")
     seeds = protocol.get("seeds")
-    if isinstance(seeds, list) and not (
-        seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
-    ):
-        problems.append(f"protocol.seeds: expected a non-empty list of ints >= 0, got {seeds!r}")
+    if isinstance(seeds, list) and _seed_count(protocol) is None:
+        problems.append(
+            f"protocol.seeds: expected 1-{MAX_SEEDS} distinct ints >= 0, got {shown(seeds)}"
+        )
+    versions = protocol.get("task_versions")
+    if isinstance(versions, dict) and known and set(versions) != set(tasks):
+        problems.append(
+            f"protocol.task_versions: expected a version for each of protocol.tasks, "
+            f"got {shown(versions)}"
+        )
     probe = protocol.get("probe")
     if isinstance(probe, dict):
         problems += [f"protocol.probe.{f}: missing" for f in _PROBE if f not in probe]
@@ -252,7 +373,7 @@ def _protocol_problems(protocol: Any) -> list[str | None]:
         ]
     if protocol.get("backbone_mode") not in (None, "eval"):
         problems.append(
-            f"protocol.backbone_mode: expected 'eval', got {protocol['backbone_mode']!r}"
+            f"protocol.backbone_mode: expected 'eval', got {shown(protocol['backbone_mode'])}"
         )
     return problems
 
@@ -271,7 +392,19 @@ def _split_problems(dataset: Any) -> list[str | None]:
     return problems
 
 
-def _score_problems(scores: Any) -> list[str | None]:
+def _seed_count(protocol: Any) -> int | None:
+    """How many seeds a valid ``protocol.seeds`` lists (None when it is not valid)."""
+    seeds = protocol.get("seeds") if isinstance(protocol, dict) else None
+    valid = (
+        isinstance(seeds, list)
+        and 0 < len(seeds) <= MAX_SEEDS
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and len(set(seeds)) == len(seeds)
+    )
+    return len(seeds) if valid else None
+
+
+def _score_problems(scores: Any, seeds: int | None) -> list[str | None]:
     if not isinstance(scores, dict):
         return ["scores: missing or not an object"]
     problems: list[str | None] = []
@@ -298,9 +431,13 @@ def _score_problems(scores: Any) -> list[str | None]:
                     continue
                 problems.append(_check(score["mean"], "number", f"{where}.{metric}.mean"))
                 problems.append(_check(score["std"], "number", f"{where}.{metric}.std"))
+                # A probe is trained once per seed; the predictor is scored once.
+                predictor = TASK_REGISTRY[task].needs_predictor
+                runs = 1 if predictor else seeds
                 n = score["n"]
-                if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-                    problems.append(f"{where}.{metric}.n: expected an int >= 1, got {n!r}")
+                if runs is not None and not (type(n) is int and n == runs):
+                    per = "a predictor's single run" if predictor else "protocol.seeds"
+                    problems.append(f"{where}.{metric}.n: expected {runs} ({per}), got {shown(n)}")
     return problems
 
 
@@ -319,14 +456,62 @@ def write_results(results: Results, path: Path) -> None:
     write_json_atomic(Path(path), data)
 
 
-def read_results(path: Path) -> Results:
+# A JSON string, or an unterminated one up to the end (possessive: linear on any input).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
+_OPENERS = np.frombuffer(b"[{", np.uint8)
+_CLOSERS = np.frombuffer(b"]}", np.uint8)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the objects and lists of JSON text nest, without parsing it (a parser
+    recurses once per level)."""
+    skeleton = np.frombuffer(_JSON_STRING.sub(b"", raw), np.uint8)
+    steps = np.isin(skeleton, _OPENERS).astype(np.int64) - np.isin(skeleton, _CLOSERS)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_results(raw: bytes, source: str) -> Any:
+    """JSON of an untrusted results file, or IebenchError naming ``source``: bounded in size
+    and nesting, UTF-8, strict JSON (no NaN or Infinity)."""
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise IebenchError(f"{source}: larger than {MAX_RESULTS_BYTES} bytes: not a results file")
+    if json_depth(raw) > MAX_DEPTH:
+        raise IebenchError(f"{source}: nested deeper than {MAX_DEPTH} levels: not a results file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as error:
+        raise IebenchError(f"{source}: not a JSON file (not UTF-8: {error.reason})") from None
+    except ValueError as error:  # JSONDecodeError, NaN, an int of too many digits
+        raise IebenchError(f"{source}: not a JSON file ({shown(str(error), 120)})") from None
+
+
+def read_results_bytes(path: Path) -> bytes:
+    """The bytes of a results file, read no further than the size cap allows."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_RESULTS_BYTES + 1)
     except FileNotFoundError:
         raise IebenchError(f"{path}: results file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise IebenchError(f"{path}: not a JSON file ({error})") from None
+    except OSError as error:
+        raise IebenchError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def read_results(path: Path) -> Results:
+    data = parse_results(read_results_bytes(path), str(path))
     return Results.from_dict(data, str(path))
+
+
+def recorded_task_versions(data: dict[str, Any]) -> dict[str, int]:
+    """``{task: version}`` of a schema-valid results dict's tasks, as it computed them."""
+    protocol = data["protocol"]
+    recorded = protocol.get("task_versions")
+    if recorded is None:
+        return {task: UNRECORDED_TASK_VERSIONS[task] for task in protocol["tasks"]}
+    return dict(recorded)
 
 
 def _format_score(task: str, metric: str, score: Score) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from iebench.protocol.results import Results, Score, write_results
+from iebench.protocol.tasks import TASK_REGISTRY
 
 REPO_BOARD = Path(__file__).resolve().parents[2] / "leaderboard"
 FINGERPRINT = "ab" * 32
@@ -84,6 +85,7 @@ def make_results(
             },
             "seeds": list(range(seeds)),
             "backbone_mode": "eval",
+            "task_versions": {task: TASK_REGISTRY[task].version for task in tasks},
         },
         environment={"device": "cpu", "torch": "2.13.0", "python": "3.11", "platform": "Linux"},
         scores=scores,
@@ -116,3 +118,17 @@ def new_board(tmp_path: Path) -> Path:
     board.mkdir(parents=True)
     shutil.copy(REPO_BOARD / "reported.csv", board / "reported.csv")
     return board
+
+
+def edit_on_board(board: Path, entry: str, change) -> Path:
+    """Change an accepted file and record its new hash, as someone editing both would."""
+    path = board / "results" / entry
+    edit(path, change)
+    sums = board / "results" / "SHA256SUMS"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    lines = [
+        f"{digest}  {entry}" if line.endswith(f"  {entry}") else line
+        for line in sums.read_text().splitlines()
+    ]
+    sums.write_text("\n".join(lines) + "\n")
+    return path

@@ -26,12 +26,16 @@ from iebench.evaluation.config import EvalConfig
 from iebench.evaluation.run import evaluate
 from iebench.leaderboard import SubmissionRejected, build, load_board, show, submit
 from iebench.leaderboard.board import SUMS_NAME
+from iebench.protocol.layout import BOARD_LOCK_NAME as LOCK_NAME
 from iebench.protocol.results import write_results
 
 
 def board_files(board: Path) -> dict[str, bytes]:
+    """The board's files but its lock (a submit that takes it, even to refuse, leaves it)."""
     return {
-        p.relative_to(board).as_posix(): p.read_bytes() for p in board.rglob("*") if p.is_file()
+        p.relative_to(board).as_posix(): p.read_bytes()
+        for p in board.rglob("*")
+        if p.is_file() and p.name != LOCK_NAME
     }
 
 
@@ -95,6 +99,7 @@ def test_submit_rejects_incomplete_results(tmp_path):
     def drop(data):
         del data["scores"]["rotation"], data["scores"]["colour"]
         data["protocol"]["tasks"] = ["classification"]
+        data["protocol"]["task_versions"] = {"classification": 2}
         data["scores"]["classification"]["invariant"] = data["scores"]["classification"].pop("full")
 
     reasons = rejected(edit(path, drop), board)
@@ -127,7 +132,7 @@ def test_submit_rejects_values_out_of_range(tmp_path):
         "timings.total_s: negative (-1.0)",
         "scores.classification.full.top1.mean: 120.0 outside [0.0, 100.0]",
         "scores.classification.full: top1 above top5",
-        "scores.rotation.full.r2.mean: 1.5 outside [-inf, 1.0]",
+        "scores.rotation.full.r2.mean: 1.5 outside [-10.0, 1.0]",
         "scores.colour.full.r2.std: negative (-0.1)",
         "scores.equivariance.predictor: h@1 above h@2",
         "scores.equivariance.predictor: h@1 above mrr",
@@ -145,8 +150,11 @@ def test_submit_rejects_an_encoder_file_that_does_not_match_its_hash(tmp_path):
     path = write(results, tmp_path / "mine.json")
     encoder.write_text("# edited after the evaluation\n")
     [reason] = rejected(path, board)
-    assert reason.startswith(f"encoder.file_sha256: {encoder} has sha256 ")
-    assert reason.endswith(f"not the recorded {results.encoder['file_sha256']}")
+    assert reason == (
+        f"encoder.file_sha256: {encoder} does not match the recorded "
+        f"{results.encoder['file_sha256']} (changed since the evaluation?)"
+    )
+    assert hashlib.sha256(encoder.read_bytes()).hexdigest() not in reason  # never shown
 
 
 def test_tampered_board_files_are_refused_by_submit_and_build(tmp_path):
@@ -208,7 +216,7 @@ def test_cli_lists_every_reason_one_line_each(tmp_path):
     lines = result.output.strip().splitlines()
     assert lines == [
         f"Error: {path}: rejected (2 problems)",
-        "  - scores.rotation.full.r2.mean: 2.0 outside [-inf, 1.0]",
+        "  - scores.rotation.full.r2.mean: 2.0 outside [-10.0, 1.0]",
         "  - scores.rotation.full.r2.std: negative (-1.0)",
     ]
     assert not (board / "results").exists()
@@ -360,3 +368,16 @@ def test_results_of_a_real_evaluation_are_accepted(rendered_tree, tmp_path, monk
     shutil.rmtree(board / "results" / accepted.entry.track.slug)
     with pytest.raises(IebenchError, match="recorded in SHA256SUMS but missing"):
         build(board)
+
+
+def test_the_committed_board_passes_every_check_and_rebuilds_byte_for_byte(tmp_path):
+    """Its files predate task versions in results (read as UNRECORDED_TASK_VERSIONS) and
+    the hostile-input checks; they pass them all, and the pages stay as committed."""
+    board = tmp_path / "board"
+    shutil.copytree(REPO_BOARD, board)
+    state = load_board(board)
+    assert state.problems == [] and len(state.entries) == 15
+    assert all("task_versions" not in e.data["protocol"] for e in state.entries)
+    build(board)
+    for name in ("README.md", "index.html", "tradeoff.png"):
+        assert (board / name).read_bytes() == (REPO_BOARD / name).read_bytes(), name

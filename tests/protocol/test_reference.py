@@ -9,7 +9,15 @@ from helpers.leaderboard_helpers import make_results
 from iebench.core.errors import IebenchError
 from iebench.evaluation.metrics import constant_r2, r2_score
 from iebench.protocol import reference
-from iebench.protocol.results import Results, format_table, schema_problems, shown_metrics
+from iebench.protocol.results import (
+    UNRECORDED_TASK_VERSIONS,
+    Results,
+    format_table,
+    json_depth,
+    recorded_task_versions,
+    schema_problems,
+    shown_metrics,
+)
 
 
 def test_chance_retrieval_for_50_views_leaves_out_nothing_below_50():
@@ -63,3 +71,58 @@ def test_results_carry_reference_levels_checked_by_the_schema():
     ]
     with pytest.raises(IebenchError, match="invalid results"):
         Results.from_dict(bad)
+
+
+def test_reference_levels_are_checked_against_their_figures():
+    committed = {"classification": {"top1": 25.0, "top5": 100.0}, **_equivariance(12)}
+    assert reference.reference_problems(committed, 12, 80) == []  # the mini track: 4 classes
+    # 55 classes, 3 of 4 validation objects of a trained class.
+    levels = {"classification": {"top1": 75 / 55, "top5": 375 / 55}}
+    assert reference.reference_problems(levels, 10, 4) == []
+    forged = {"classification": {"top1": 99.0, "top5": 99.0}, "rotation": {"r2": -11.0}}
+    assert reference.reference_problems(forged, 10, 8) == [
+        "reference.rotation.r2: -11.0 outside [-10.0, 1.0]",
+        "reference.classification {'top1': 99.0, 'top5': 99.0}: not the chance levels of 1-55 "
+        "classes on 8 validation objects",
+    ]
+    # One class and 99 of 100 validation objects in it: consistent, however odd.
+    only = {"classification": forged["classification"]}
+    assert reference.reference_problems(only, 10, 50)
+    assert not reference.reference_problems(only, 10, 100)
+    levels = _equivariance(10)
+    levels["equivariance"].update({"h@10": 1.0, "h@1": 0.2})
+    assert reference.reference_problems(levels, 10, 8) == [
+        "reference.equivariance.h@1: 0.2, not the chance level 0.1 of 10 views",
+        "reference.equivariance.h@10: no chance level for 10 views",
+    ]
+
+
+def _equivariance(views: int) -> dict:
+    return {"equivariance": reference.chance_retrieval(views)}
+
+
+def test_results_record_task_versions_and_older_files_read_as_their_time():
+    data = make_results("SIE", 48.5, 0.61, predictor=True).to_dict()
+    assert data["protocol"]["task_versions"] == {
+        "classification": 2,
+        "rotation": 1,
+        "colour": 1,
+        "equivariance": 2,
+    }
+    assert recorded_task_versions(data) == data["protocol"]["task_versions"]
+    del data["protocol"]["task_versions"]
+    assert schema_problems(data) == []
+    assert recorded_task_versions(data) == UNRECORDED_TASK_VERSIONS  # what they ran
+    data["protocol"]["task_versions"] = {"classification": 0, "rotation": True}
+    assert schema_problems(data) == [
+        "protocol.task_versions: expected {task: version >= 1}, got "
+        "{'classification': 0, 'rotation': True}",
+        "protocol.task_versions: expected a version for each of protocol.tasks, got "
+        "{'classification': 0, 'rotation': True}",
+    ]
+
+
+def test_json_nesting_is_measured_without_parsing():
+    assert json_depth(b'{"a": "[[[[{{", "b": [[1], {"c": "\\"]"}]}') == 3
+    assert json_depth(b"[" * 200_000) == 200_000
+    assert json_depth(b'"unterminated [[[') == 0
