@@ -26,7 +26,7 @@ from iebench.evaluation.features import (
     files_stamp,
     open_cache,
 )
-from iebench.evaluation.metrics import constant_r2
+from iebench.evaluation.metrics import constant_r2, r2_per_output
 from iebench.evaluation.submission import Submission, load_submission
 from iebench.evaluation.tasks import (
     SplitData,
@@ -161,7 +161,7 @@ def reference_levels(
     """The floors of the run's scores (``iebench.protocol.reference``), from the dataset alone:
     the same for every encoder evaluated on it. The constant predictor's R^2 is scored on
     the seed-0 validation pairs, its mean taken over ``val_pairs_per_object`` random
-    training pairs per object."""
+    training pairs per object, under both R^2 definitions."""
     levels: dict[str, dict[str, float]] = {}
     val = data["val"]
     for task in tasks:
@@ -177,7 +177,10 @@ def reference_levels(
             val_targets = pair_task_targets(
                 task, val, *val_pairs(task, val, 0, config.val_pairs_per_object)
             )
-            levels[task] = {"r2": constant_r2(train_targets, val_targets)}
+            levels[task] = {
+                "r2": constant_r2(train_targets, val_targets),
+                "r2_per_output": constant_r2(train_targets, val_targets, r2_per_output),
+            }
         else:
             levels[task] = reference.chance_retrieval(val.views)
     return levels

@@ -13,6 +13,8 @@
                    optional "task_versions": {task: version}},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
+                (pair tasks: "r2", the protocol's R^2 around one global mean, and the
+                 optional "r2_per_output", sklearn's mean of per-output R^2)
                 (equivariance parts: predictor = val-val, predictor-train-train,
                  predictor-val-all with PRE only; the last two are optional)
       "timings": {"extraction_s", "probes_s", "total_s"},
@@ -422,7 +424,8 @@ def _score_problems(scores: Any, seeds: int | None) -> list[str | None]:
                 problems.append(f"{where}: unknown part; expected one of {allowed_parts}")
                 continue
             expected = TASK_REGISTRY[task].metrics_of(part)
-            if not isinstance(metrics, dict) or set(metrics) != set(expected):
+            required = TASK_REGISTRY[task].required_metrics_of(part)
+            if not isinstance(metrics, dict) or not set(required) <= set(metrics) <= set(expected):
                 problems.append(f"{where}: expected metrics {expected}")
                 continue
             for metric, score in metrics.items():
@@ -537,7 +540,8 @@ def format_table(results: Results) -> str:
     rows = [["task", "metric", *columns, *(["reference"] if reference else [])]]
     views = results.dataset["views_per_object"]
     for task, parts in results.scores.items():
-        for metric in shown_metrics(task, views):
+        scored = {metric for metrics in parts.values() for metric in metrics}
+        for metric in (m for m in shown_metrics(task, views) if m in scored):
             cells = [
                 _format_score(task, metric, parts[p][metric]) if metric in parts.get(p, {}) else ""
                 for p in columns
