@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -155,7 +156,7 @@ def evaluate(
     with holding_results(out):
         # Again under the lock: a run into --out that ended meanwhile has written it.
         check_output(out, "file", overwrite=overwrite)
-        results = run_evaluation(encoder, config)
+        results = run_evaluation(encoder, config, command=sys.argv)
         if results is not None:  # None: a torchrun process other than 0, which extracted a share
             write_results(results, out)
             click.echo(format_table(results))

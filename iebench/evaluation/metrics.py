@@ -15,7 +15,7 @@ scripts break ties by argsort order, which a collapsed model turns into a perfec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,11 +55,40 @@ def r2_score(pred: Array, target: Array) -> float:
     return float(1.0 - ss_res / ss_tot)
 
 
-def constant_r2(train_targets: Array, val_targets: Array) -> float:
-    """``r2_score`` of the constant predictor that outputs, for every validation target, the
-    per-output mean of the training targets: the floor of a pair-regression task."""
+def r2_per_output(pred: Array, target: Array) -> float:
+    """The mean over outputs k of 1 - SS_res_k / SS_tot_k, each around output k's own mean:
+    sklearn's ``r2_score`` default (multioutput="uniform_average"), as seq-JEPA reports it.
+
+    Not the protocol's R^2 (``r2_score``): predicting each output's own mean scores 0 here.
+    An output whose targets are all equal scores 1 when predicted exactly, else 0 (sklearn's
+    ``force_finite``).
+    """
+    pred = _tensor(pred, "pred").to(torch.float64)
+    target = _tensor(target, "target").to(pred.device, torch.float64)
+    if pred.ndim != 2 or pred.shape != target.shape:
+        raise IebenchError(
+            f"r2_per_output: expected pred and target of one shape (N, outputs), "
+            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    ss_res = torch.sum((target - pred) ** 2, dim=0)
+    ss_tot = torch.sum((target - target.mean(dim=0)) ** 2, dim=0)
+    constant = ss_tot == 0
+    per_output = torch.where(
+        constant,
+        (ss_res == 0).to(torch.float64),
+        1.0 - ss_res / torch.where(constant, 1.0, ss_tot),
+    )
+    return float(per_output.mean())
+
+
+def constant_r2(
+    train_targets: Array, val_targets: Array, score: Callable[[Array, Array], float] = r2_score
+) -> float:
+    """``score`` (an R^2: by default the protocol's) of the constant predictor that outputs,
+    for every validation target, the per-output mean of the training targets: the floor of a
+    pair-regression task."""
     mean = _tensor(train_targets, "train_targets").to(torch.float64).mean(dim=0)
-    return r2_score(mean.expand(*_tensor(val_targets, "val_targets").shape), val_targets)
+    return score(mean.expand(*_tensor(val_targets, "val_targets").shape), val_targets)
 
 
 def _tie_tolerance(scores: torch.Tensor) -> torch.Tensor:

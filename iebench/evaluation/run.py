@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,8 +28,13 @@ from iebench.evaluation.features import (
     files_stamp,
     open_cache,
 )
-from iebench.evaluation.metrics import constant_r2
-from iebench.evaluation.submission import Submission, load_submission
+from iebench.evaluation.metrics import constant_r2, r2_per_output
+from iebench.evaluation.submission import (
+    Submission,
+    iebench_commit,
+    load_submission,
+    portable_path,
+)
 from iebench.evaluation.tasks import (
     SplitData,
     absent_tasks,
@@ -108,9 +115,12 @@ def _device_name(device: str) -> str:
     return device
 
 
-def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | None:
+def evaluate(
+    encoder: Submission | Path | str, config: EvalConfig, command: Sequence[str] | None = None
+) -> Results | None:
     """Evaluate a submission (a file path, with ``config.checkpoint``, or a ``Submission``)
-    on ``config.data``.
+    on ``config.data``; ``command`` is the command line that asked for it (``sys.argv``),
+    recorded with its paths made portable (``portable_command``).
 
     Checks the submission and the dataset before any work; extracts features
     once (cached); trains every probe on the cached features, for every seed.
@@ -150,9 +160,47 @@ def evaluate(encoder: Submission | Path | str, config: EvalConfig) -> Results | 
             "probes_s": round(finished - extracted, 3),
             "total_s": round(finished - started, 3),
         },
-        config=config.to_dict(),
+        config=_config_section(config),
         reference=reference_levels(config, tasks, data),
+        provenance={
+            "iebench_commit": iebench_commit(),
+            "command": None if command is None else portable_command(command),
+        },
     )
+
+
+def _portable_argument(argument: str) -> str:
+    """An absolute path, or one climbing out with "..", as ``portable_path`` records it."""
+    parts = PurePath(argument).parts
+    return (
+        portable_path(argument) if PurePath(argument).is_absolute() or ".." in parts else argument
+    )
+
+
+def portable_command(argv: Sequence[str]) -> list[str]:
+    """``argv`` without this machine's folders: the program by its name, and every absolute
+    path (or one with ".."), alone or as ``--option=PATH``, as ``portable_path`` records it."""
+    command = [Path(argv[0]).name] if argv else []
+    for argument in argv[1:]:
+        option, equals, value = argument.partition("=")
+        if equals and option.startswith("-"):
+            command.append(f"{option}={_portable_argument(value)}")
+        else:
+            command.append(_portable_argument(argument))
+    return command
+
+
+def _config_section(config: EvalConfig) -> dict[str, Any]:
+    """The config as a results file records it: folders by their name, the checkpoint as
+    ``portable_path`` records it (the paths of the machine that ran it mean nothing
+    elsewhere; `iebench leaderboard verify` is given its own)."""
+    section = config.to_dict()
+    for name in ("data", "cache_dir"):
+        if section[name] is not None:
+            section[name] = Path(section[name]).resolve().name
+    if section["checkpoint"] is not None:
+        section["checkpoint"] = portable_path(section["checkpoint"])
+    return section
 
 
 def reference_levels(
@@ -161,7 +209,7 @@ def reference_levels(
     """The floors of the run's scores (``iebench.protocol.reference``), from the dataset alone:
     the same for every encoder evaluated on it. The constant predictor's R^2 is scored on
     the seed-0 validation pairs, its mean taken over ``val_pairs_per_object`` random
-    training pairs per object."""
+    training pairs per object, under both R^2 definitions."""
     levels: dict[str, dict[str, float]] = {}
     val = data["val"]
     for task in tasks:
@@ -177,7 +225,10 @@ def reference_levels(
             val_targets = pair_task_targets(
                 task, val, *val_pairs(task, val, 0, config.val_pairs_per_object)
             )
-            levels[task] = {"r2": constant_r2(train_targets, val_targets)}
+            levels[task] = {
+                "r2": constant_r2(train_targets, val_targets),
+                "r2_per_output": constant_r2(train_targets, val_targets, r2_per_output),
+            }
         else:
             levels[task] = reference.chance_retrieval(val.views)
     return levels
@@ -270,7 +321,7 @@ def _dataset_section(
     constant: list[str],
 ) -> dict:
     return {
-        "root": str(Path(data).resolve()),
+        "root": Path(data).resolve().name,  # the folder's name: no machine path
         "fingerprint": fingerprint,
         "splits": {
             split: {"objects": index.num_objects, "images": index.num_objects * index.views}
@@ -314,9 +365,15 @@ def _encoder_section(submission: Submission) -> dict:
     metadata = submission.metadata
     return {
         "name": metadata.name,
-        "file": submission.file,
+        # Relative to the submission's repository (else the bare name); an in-memory
+        # submission's file is its description.
+        "file": portable_path(submission.file)
+        if Path(submission.file).is_file()
+        else submission.file,
         "file_sha256": submission.file_sha256,
-        "checkpoint": None if submission.checkpoint is None else str(submission.checkpoint),
+        "checkpoint": None
+        if submission.checkpoint is None
+        else portable_path(submission.checkpoint),
         "checkpoint_sha256": submission.checkpoint_sha256,
         "embedding_dim": metadata.embedding_dim,
         "invariant_dims": None

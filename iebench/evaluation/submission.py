@@ -38,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+import iebench
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
 from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
@@ -260,6 +261,35 @@ def repository_commit(path: Path) -> str | None:
         and tracked.returncode == 0
     )
     return head.stdout.strip() + ("" if clean else "-dirty")
+
+
+def repository_root(path: Path) -> Path | None:
+    """The top folder of the git repository holding ``path`` (a file or folder), or None."""
+    path = Path(path).resolve()
+    top = _git(path if path.is_dir() else path.parent, "rev-parse", "--show-toplevel")
+    if top is None or top.returncode != 0 or not top.stdout.strip():
+        return None
+    return Path(top.stdout.strip()).resolve()
+
+
+def portable_path(path: Path | str) -> str:
+    """``path`` as a results file records it, free of this machine's folders: relative to the
+    root of the git repository holding it (POSIX form), else its bare name."""
+    resolved = Path(path).resolve()
+    root = repository_root(resolved)
+    if root is not None and resolved.is_relative_to(root) and resolved != root:
+        return resolved.relative_to(root).as_posix()
+    return resolved.name
+
+
+def iebench_commit() -> str | None:
+    """The commit of the iebench source tree running, "-dirty" when its tracked files have
+    changes; None for an installed copy (no repository tracks its files)."""
+    package = Path(iebench.__file__).resolve()
+    tracked = _git(package.parent, "ls-files", "--error-unmatch", package.name)
+    if tracked is None or tracked.returncode != 0:
+        return None
+    return repository_commit(package)
 
 
 def _installed_folders() -> tuple[Path, ...]:

@@ -3,7 +3,8 @@
 classification  Linear(D, 55); each epoch one random view per training object;
                 scored (top-1, top-5 in percent) on every validation view.
 rotation        MLP 2D -> 1024 -> 1024 -> 4 on [f_i; f_j] of two distinct random views,
-                target the quaternion of R_i^-1 R_j (scalar-last, sign as scipy), MSE; R^2.
+                target the quaternion of R_i^-1 R_j (scalar-last, sign as scipy), MSE; R^2
+                (the protocol's, one global mean) and the mean of per-output R^2 (sklearn's).
 colour          the same MLP with 2 outputs, target latent_j - latent_i at (floor hue,
                 light hue); R^2.
 translation     (3DIEBench-T trees only) the same MLP with 3 outputs, target the relative
@@ -208,8 +209,8 @@ def pair_regression(
     val_pairs_per_object: int,
     on_epoch: Callable[[], None],
 ) -> dict[str, float]:
-    """Rotation, colour or translation prediction from [f_i; f_j]; R^2 with one global target
-    mean."""
+    """Rotation, colour or translation prediction from [f_i; f_j]: ``r2``, the protocol's R^2
+    (one global target mean), and ``r2_per_output``, the mean of per-output R^2 (sklearn's)."""
     targets_of, out_dim = PAIR_TARGETS[task]
     device = train.features.device
     objects = torch.arange(train.objects, device=device)
@@ -229,7 +230,11 @@ def pair_regression(
 
     val_objects, i, j = val_pairs(task, val, seed, val_pairs_per_object)
     inputs, targets = pairs_of(val, val_objects.to(device), i.to(device), j.to(device))
-    return {"r2": metrics.r2_score(predict(probe, inputs), targets)}
+    predictions = predict(probe, inputs)
+    return {
+        "r2": metrics.r2_score(predictions, targets),
+        "r2_per_output": metrics.r2_per_output(predictions, targets),
+    }
 
 
 def val_pairs(

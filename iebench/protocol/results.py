@@ -13,6 +13,8 @@
                    optional "task_versions": {task: version}},
       "environment": {"device", "torch", "python", "platform"},
       "scores": {task: {part: {metric: {"mean", "std", "n"}}}},
+                (pair tasks: "r2", the protocol's R^2 around one global mean, and the
+                 optional "r2_per_output", sklearn's mean of per-output R^2)
                 (equivariance parts: predictor = val-val, predictor-train-train,
                  predictor-val-all with PRE only; the last two are optional)
       "timings": {"extraction_s", "probes_s", "total_s"},
@@ -20,6 +22,7 @@
                    iebench.protocol.reference: chance top-1/top-5, constant-predictor R^2,
                    chance MRR/H@k)
       "config": {...}   (optional: the EvalConfig of the run)
+      "provenance": {"iebench_commit", "command"}   (optional: see below)
     }
 
 Classification top-1/top-5 are percentages (0-100); R^2, MRR, H@k and PRE are
@@ -33,6 +36,14 @@ the tasks the dataset gives nothing to predict (its factor spec fixes their fact
 they are not scored, and the board does not require them. ``protocol.task_versions``
 (``{task: version}``, iebench.protocol.tasks) says which version of each scored task
 computed the numbers; a file without it was computed with ``UNRECORDED_TASK_VERSIONS``.
+
+``provenance`` (absent from older files) lets anyone check a run: ``iebench_commit`` is
+the commit of the iebench source tree that computed it ("-dirty" with uncommitted
+changes; null for an installed copy) and ``command`` the command line (``sys.argv``, null
+from the Python API). A file with it records no machine paths: ``encoder.file`` and
+``encoder.checkpoint`` relative to their repository's root (else bare names),
+``dataset.root`` and the config's folders by name, the command's paths the same way; an
+absolute path, or one with "..", in any of them is refused (``PATH_FIELDS``).
 
 A results file is untrusted input (the board takes them from anyone): it is read with
 a size cap (``MAX_RESULTS_BYTES``) and a nesting cap (``MAX_DEPTH``, checked before
@@ -64,6 +75,16 @@ MAX_RESULTS_BYTES = 1 << 20  # real files are a few kB
 MAX_DEPTH = 20  # nested objects and lists; real files reach 5
 MAX_STRING = 4096  # characters of any one string (paths included)
 MAX_SEEDS = 100
+MAX_COMMAND_ARGS = 200
+# The paths a file with ``provenance`` records, (section, field): relative, never climbing.
+PATH_FIELDS = (
+    ("encoder", "file"),
+    ("encoder", "checkpoint"),
+    ("dataset", "root"),
+    ("config", "data"),
+    ("config", "checkpoint"),
+    ("config", "cache_dir"),
+)
 MAX_INT = 1 << 63
 # Encoder and dataset names: they end up in file names, Markdown, HTML and terminals.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+=(),:@-]{0,99}")
@@ -123,7 +144,23 @@ _TOP_LEVEL = {
     "scores",
     "reference",
     "config",
+    "provenance",
 }
+_PROVENANCE = {"iebench_commit": ("commit", None), "command": ("command", None)}
+
+
+# How far a re-run of a score may land from the recorded one (`iebench leaderboard verify`):
+# a re-run on the same machine reproduces every score to float rounding (1e-8), so the floor
+# absorbs another machine's larger rounding; the probe-seed spread says where other seeds land.
+VERIFY_FLOOR = 1e-3  # of the metric's top: 0.001 for R^2, MRR, H@k, PRE; 0.1 points of top-k %
+VERIFY_STD_FACTOR = 3.0
+VERIFY_TOLERANCE_RULE = f"max({VERIFY_FLOOR:g} x metric top, {VERIFY_STD_FACTOR:g} x recorded std)"
+
+
+def verify_tolerance(task: str, metric: str, recorded_std: float) -> float:
+    """``VERIFY_TOLERANCE_RULE`` for one score; the metric's top is 1 or 100 (percent)."""
+    top = TASK_REGISTRY[task].metric(metric).high
+    return max(VERIFY_FLOOR * top, VERIFY_STD_FACTOR * recorded_std)
 
 
 def hits_k(metric: str) -> int | None:
@@ -158,10 +195,11 @@ class Results:
     timings: dict[str, float]
     config: dict[str, Any] | None = None
     reference: dict[str, dict[str, float]] | None = None  # task -> metric -> floor
+    provenance: dict[str, Any] | None = None  # {"iebench_commit", "command"}
 
     def to_dict(self) -> dict[str, Any]:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
-        for optional in ("config", "reference"):
+        for optional in ("config", "reference", "provenance"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -216,6 +254,14 @@ def _check(value: Any, kind: Any, where: str) -> str | None:
             for task, v in value.items()
         )
         return None if ok else f"{where}: expected {{task: version >= 1}}, got {shown(value)}"
+    if kind == "command":
+        ok = (
+            isinstance(value, list)
+            and 0 < len(value) <= MAX_COMMAND_ARGS
+            and all(isinstance(v, str) for v in value)
+        )
+        expected = f"a list of 1-{MAX_COMMAND_ARGS} strings"
+        return None if ok else f"{where}: expected {expected}, got {shown(value)}"
     if kind == "range":
         ok = value is None or (
             isinstance(value, list)
@@ -320,7 +366,45 @@ def schema_problems(data: Any) -> list[str]:
         problems += _reference_problems(data["reference"])
     if "config" in data:
         problems.append(_check(data["config"], dict, "config"))
+    if "provenance" in data:
+        problems += _provenance_problems(data)
     return [p for p in problems if p]
+
+
+def machine_path_problem(value: str, where: str) -> str | None:
+    """Why ``value`` is no portable path (absolute, or climbing out with ".."), or None."""
+    parts = re.split(r"[\\/]", value)
+    if value.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:[\\/]", value):
+        return f"{where}: an absolute path {shown(value)} (record it relative to its repository)"
+    if ".." in parts:
+        return f"{where}: {shown(value)} climbs out of its folder with '..'"
+    return None
+
+
+def _provenance_problems(data: dict[str, Any]) -> list[str | None]:
+    provenance = data["provenance"]
+    if not isinstance(provenance, dict):
+        return [f"provenance: expected an object, got {type(provenance).__name__}"]
+    problems: list[str | None] = [
+        f"provenance.{k}: unknown key" for k in provenance if k not in _PROVENANCE
+    ]
+    problems += [f"provenance.{k}: missing" for k in _PROVENANCE if k not in provenance]
+    problems += [
+        _check(provenance[k], kind, f"provenance.{k}")
+        for k, kind in _PROVENANCE.items()
+        if k in provenance
+    ]
+    for section, field in PATH_FIELDS:
+        value = data.get(section, {}).get(field) if isinstance(data.get(section), dict) else None
+        if isinstance(value, str):
+            problems.append(machine_path_problem(value, f"{section}.{field}"))
+    command = provenance.get("command")
+    if isinstance(command, list):
+        for index, argument in enumerate(command):
+            if isinstance(argument, str):
+                value = argument.partition("=")[2] if argument.startswith("-") else argument
+                problems.append(machine_path_problem(value, f"provenance.command[{index}]"))
+    return problems
 
 
 def _reference_problems(reference: Any) -> list[str | None]:
@@ -422,7 +506,8 @@ def _score_problems(scores: Any, seeds: int | None) -> list[str | None]:
                 problems.append(f"{where}: unknown part; expected one of {allowed_parts}")
                 continue
             expected = TASK_REGISTRY[task].metrics_of(part)
-            if not isinstance(metrics, dict) or set(metrics) != set(expected):
+            required = TASK_REGISTRY[task].required_metrics_of(part)
+            if not isinstance(metrics, dict) or not set(required) <= set(metrics) <= set(expected):
                 problems.append(f"{where}: expected metrics {expected}")
                 continue
             for metric, score in metrics.items():
@@ -537,7 +622,8 @@ def format_table(results: Results) -> str:
     rows = [["task", "metric", *columns, *(["reference"] if reference else [])]]
     views = results.dataset["views_per_object"]
     for task, parts in results.scores.items():
-        for metric in shown_metrics(task, views):
+        scored = {metric for metrics in parts.values() for metric in metrics}
+        for metric in (m for m in shown_metrics(task, views) if m in scored):
             cells = [
                 _format_score(task, metric, parts[p][metric]) if metric in parts.get(p, {}) else ""
                 for p in columns

@@ -82,7 +82,7 @@ def test_the_base_frame_is_the_move_of_the_object_in_the_scene():
 def test_the_registry_declares_both_frames():
     assert TASK_REGISTRY["translation"].factors == (7, 8, 9)
     assert TASK_REGISTRY["translation-base"].factors == (0, 1, 2, 7, 8, 9)
-    assert TASK_REGISTRY["translation"].metric_names == ("r2",)
+    assert TASK_REGISTRY["translation"].metric_names == ("r2", "r2_per_output")
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,7 @@ def test_results_carry_reference_levels_checked_by_the_schema():
     bad = {**data, "reference": {"rotation": {"r2": "high"}, "colour": {"mrr": 0.1}}}
     assert schema_problems(bad) == [
         "reference.rotation.r2: expected a finite number, got 'high'",
-        "reference.colour: expected some of the metrics ('r2',)",
+        "reference.colour: expected some of the metrics ('r2', 'r2_per_output')",
     ]
     with pytest.raises(IebenchError, match="invalid results"):
         Results.from_dict(bad)
