@@ -92,7 +92,7 @@ def test_a_3diebench_t_tree_is_scored_on_translation(tmp_path):
     ]  # fmt: skip
     for task in ("translation", "translation-base"):
         assert np.isfinite(results["scores"][task]["full"]["r2"]["mean"])
-        assert set(results["reference"][task]) == {"r2"}
+        assert set(results["reference"][task]) == {"r2", "r2_per_output"}
 
 
 def test_a_3diebench_ood_tree_is_read_and_evaluated(tmp_path):
