@@ -12,6 +12,8 @@ place that says the option's name, help, type, choices and default. Metadata key
 ``metavar``       the value's name in the help
 ``flag_value``    the value when the option is given alone (it then takes an optional value)
 ``path``          True for a text field holding a path
+``text``          True to take the value as one text for the config to parse (e.g. a
+                  comma-separated list), whatever the annotation
 ``min``           the smallest integer allowed
 ``example``       for ``NAME=VALUE`` options: a valid pair, quoted by the error
 
@@ -154,7 +156,9 @@ def _field_options(config: type) -> dict[str, _FieldOption]:
     """The fields of ``config`` that are options (their metadata has a help), in order."""
     hints = typing.get_type_hints(config)
     return {
-        field.name: _FieldOption(field, _kind(hints[field.name]))
+        field.name: _FieldOption(
+            field, "text" if field.metadata.get("text") else _kind(hints[field.name])
+        )
         for field in dataclasses.fields(config)
         if "help" in field.metadata
     }

@@ -3,8 +3,7 @@ the dataset manifest."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -12,9 +11,9 @@ from iebench.core.cpus import cores_per_process
 from iebench.core.errors import IebenchError
 from iebench.protocol import taxonomy
 from iebench.protocol.factors import FactorSpec
-from iebench.scene.description import Stage, stage_named
+from iebench.scene.description import SCENES, Stage, stage_named
 from iebench.scene.meshcheck import MAX_FACES
-from iebench.scene.presets import RenderSettings, preset_settings
+from iebench.scene.presets import PRESET_USES, PRESETS, RenderSettings, preset_settings
 
 DEVICES = ("cpu", "gpu")
 
@@ -34,31 +33,108 @@ def parse_shard(text: str) -> tuple[int, int]:
 class RenderConfig:
     """One render run. ``objects=None`` renders the built-in object set."""
 
-    out: Path
-    objects: Path | None = None
-    synsets: tuple[str, ...] | None = None
-    limit: int | None = None
-    per_class: int | None = None
-    objects_list: Path | None = None
-    views: int = 50
-    seed: int = 0
-    factors: str = "published"  # a named variant or a JSON file (FactorSpec.load)
-    scene: str = "published"  # a name of iebench.scene.description.SCENES
-    preset: str = "default"
-    resolution: int | None = None
-    samples: int | None = None
-    engine: str | None = None
-    device: str = "cpu"
-    workers: int = 1
-    threads: int = 0  # per worker; 0 shares the machine's cores among the workers
-    recycle_after: int = 100  # objects per worker process before a fresh one takes over
-    timeout: float = 600.0  # seconds an object may go without progress (loading or one view)
+    out: Path = field(metadata={"help": "Dataset root.", "path": True})
+    objects: Path | None = field(
+        default=None,
+        metadata={
+            "help": "ShapeNetCore tree (<synset>/<id>/models/model_normalized.obj); "
+            "default: the built-in object set."
+        },
+    )
+    synsets: tuple[str, ...] | None = field(
+        default=None,
+        metadata={"help": "Comma-separated synset ids or category names.", "text": True},
+    )
+    limit: int | None = field(default=None, metadata={"help": "Render at most this many objects."})
+    per_class: int | None = field(
+        default=None, metadata={"help": "At most this many objects per category."}
+    )
+    objects_list: Path | None = field(
+        default=None, metadata={"help": "File of synset/id lines to render."}
+    )
+    views: int = field(default=50, metadata={"help": "Views per object."})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Dataset seed: every view's factors derive from it and the view's key."},
+    )
+    # A named variant or a JSON file (FactorSpec.load).
+    factors: str = field(
+        default="published",
+        metadata={
+            "help": "Factor ranges: published (3DIEBench), translated (3DIEBench-T: + "
+            "translation), ood-rotation (rotation angles in [-pi, -pi/2] U [pi/2, pi]), "
+            "vertical-axis (z angle only), pose-only (z angle only, lights and floor fixed: the "
+            "mini track), or a JSON file of ranges per factor (docs/rendering.md, Custom factor "
+            "ranges)."
+        },
+    )
+    scene: str = field(
+        default="published",
+        metadata={
+            "help": "published: as the official renders (a very soft sun shadow); shadowless: "
+            "none.",
+            "choices": tuple(SCENES),
+        },
+    )
+    preset: str = field(
+        default="default",
+        metadata={
+            "help": "Render settings. "
+            + "; ".join(f"{name}: {use}" for name, use in PRESET_USES.items())
+            + ".",
+            "choices": tuple(sorted(PRESETS)),
+        },
+    )
+    resolution: int | None = field(
+        default=None, metadata={"help": "Image size in pixels (overrides the preset)."}
+    )
+    samples: int | None = field(
+        default=None, metadata={"help": "Cycles samples (overrides the preset)."}
+    )
+    engine: str | None = field(
+        default=None, metadata={"help": "Render engine (overrides the preset; cycles)."}
+    )
+    device: str = field(
+        default="cpu",
+        metadata={
+            "help": "Cycles device (gpu: the first of OptiX, CUDA, HIP, oneAPI, Metal that "
+            "Blender finds).",
+            "choices": DEVICES,
+        },
+    )
+    workers: int = field(default=1, metadata={"help": "Blender processes."})
+    # Per worker; 0 shares the machine's cores among the workers.
+    threads: int = field(default=0, metadata={"help": "Threads per worker (0: cores / workers)."})
+    # Objects per worker process before a fresh one takes over.
+    recycle_after: int = field(default=100, metadata={"help": "Objects per worker process."})
+    # Seconds an object may go without progress (loading or one view).
+    timeout: float = field(
+        default=600.0,
+        metadata={"help": "Seconds an object may go without progress before its worker is killed."},
+    )
     max_faces: int = MAX_FACES
-    shard: tuple[int, int] | None = None
-    ray: str | None = None  # a Ray cluster address, or "local"; None: the local pool
-    split_from: Path | None = None
-    # Its metadata is the `iebench render --val-fraction` option (iebench.cli.options).
-    val_fraction: float = dataclasses.field(
+    shard: tuple[int, int] | None = field(
+        default=None,
+        metadata={"help": "Render only shard K of N (K/N, K from 0), e.g. for job arrays."},
+    )
+    # A Ray cluster address, or "local"; None: the local pool.
+    ray: str | None = field(
+        default=None,
+        metadata={
+            "help": "Render on --workers Ray actors (extra `distributed`): on the cluster at "
+            "ADDRESS (e.g. auto, head:6379), or alone: on a local Ray instance.",
+            "flag_value": "local",
+            "metavar": "[ADDRESS]",
+        },
+    )
+    split_from: Path | None = field(
+        default=None,
+        metadata={
+            "help": "Directory with official split files to reuse (default: seeded 80/20 per "
+            "class)."
+        },
+    )
+    val_fraction: float = field(
         default=0.2,
         metadata={
             "help": "Share of each category's objects in the seeded val split (at least one "
@@ -67,7 +143,7 @@ class RenderConfig:
             "split; pack such a tree with --split train).",
         },
     )
-    progress: bool = True
+    progress: bool = field(default=True, metadata={"help": "No progress bar.", "option": "--quiet"})
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -143,9 +219,9 @@ class RenderConfig:
 
     def to_dict(self) -> dict:
         data = {}
-        for field in fields(self):
-            value = getattr(self, field.name)
-            data[field.name] = str(value) if isinstance(value, Path) else value
+        for each in fields(self):
+            value = getattr(self, each.name)
+            data[each.name] = str(value) if isinstance(value, Path) else value
         for name in ("synsets", "shard"):
             if data[name] is not None:
                 data[name] = list(data[name])

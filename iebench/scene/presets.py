@@ -110,6 +110,16 @@ PRESETS: dict[str, RenderSettings] = {
     ),
 }
 
+# What each preset is for, in words (the `render --preset` help).
+PRESET_USES = {
+    "reference": "the published settings (100 samples, adaptive sampling, OIDN denoising)",
+    "default": (
+        "adaptive 8-32 samples (threshold 0.05) with OIDN, about 5x faster than reference "
+        "at -1.4 dB PSNR on real ShapeNet objects (-0.4 dB on the built-in ones)"
+    ),
+    "preview": "64 px, 4 samples, for tests and demos only",
+}
+
 
 def preset_settings(
     name: str,

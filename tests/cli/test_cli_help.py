@@ -14,10 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from iebench.cli import cli
-from iebench.cli.render import PRESET_USES
 from iebench.core.cpus import default_workers, usable_cores
 from iebench.evaluation.config import EvalConfig
-from iebench.scene.presets import PRESETS
+from iebench.scene.presets import PRESET_USES, PRESETS
 from iebench.training.config import TrainConfig
 
 # Commands that show a progress bar, and so take --quiet.
