@@ -59,19 +59,73 @@ class EvalConfig:
     ``allow_resolution_mismatch`` (images are then resized, and the results say so).
     """
 
-    data: Path
-    checkpoint: Path | None = None
-    protocol: str = "reference"
+    # Each field with a help is an `iebench evaluate` option (iebench.cli.options).
+    data: Path = field(metadata={"help": "Dataset root.", "path": True})
+    checkpoint: Path | None = field(
+        default=None,
+        metadata={
+            "help": "Weights passed to build_encoder (default: the file's METADATA.checkpoint).",
+            "path": True,
+        },
+    )
+    protocol: str = field(
+        default="reference",
+        metadata={
+            "help": "reference: the published probes (300 epochs); quick: 10 epochs, for smoke "
+            "tests.",
+            "choices": PROTOCOL_NAMES,
+        },
+    )
     tasks: tuple[str, ...] | None = None
-    seeds: int = 1
-    cache_dir: Path | None = None
-    device: str = field(default_factory=default_device)
-    batch_size: int = 256
-    workers: int = field(default_factory=default_eval_workers)
+    seeds: int = field(
+        default=1,
+        metadata={
+            "help": "Train every probe with seeds 0..N-1; scores report mean, std and n.",
+            "min": 1,
+        },
+    )
+    cache_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": f"Feature cache directory (default DATA/{FEATURE_CACHE_NAME}).",
+            "option": "--cache",
+            "path": True,
+        },
+    )
+    device: str = field(
+        default_factory=default_device,
+        metadata={"help": "torch device.", "show_default": "cuda when present, else cpu"},
+    )
+    batch_size: int = field(
+        default=256, metadata={"help": "Images per batch when extracting features.", "min": 1}
+    )
+    workers: int = field(
+        default_factory=default_eval_workers,
+        metadata={
+            "help": "Image-loading processes.",
+            "min": 0,
+            "show_default": "cores - 1, at most 8",
+        },
+    )
     val_pairs_per_object: int = 10
-    seed: int = 0
-    allow_resolution_mismatch: bool = False
-    progress: bool = True
+    seed: int = field(
+        default=0,
+        metadata={
+            "help": "Seed of torch's, numpy's and random's global generators while the "
+            "submission builds its encoder (recorded in the results).",
+            "min": 0,
+        },
+    )
+    allow_resolution_mismatch: bool = field(
+        default=False,
+        metadata={
+            "help": "Evaluate although the encoder's resolution is not the tree's render "
+            "resolution (images are resized; the results and the board say so)."
+        },
+    )
+    progress: bool = field(
+        default=True, metadata={"help": "No progress bars.", "option": "--quiet"}
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", Path(self.data))
