@@ -1,4 +1,4 @@
-"""`iebench leaderboard submit|build|show`."""
+"""`iebench leaderboard submit|build|show|check`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from iebench.cli.options import examples
 from iebench.leaderboard.board import DEFAULT_BOARD
 from iebench.leaderboard.build import build as build_board
+from iebench.leaderboard.build import check as check_board
 from iebench.leaderboard.build import show as show_board
 from iebench.leaderboard.submit import submit as submit_results
 
@@ -77,3 +78,17 @@ def build(board: Path) -> None:
 def show(board: Path, reported: bool) -> None:
     """Print the board's tables, each with its track's reference levels."""
     click.echo(show_board(board, with_reported=reported), nl=False)
+
+
+@leaderboard.command(
+    "check",
+    epilog=examples("iebench leaderboard check", "iebench leaderboard check leaderboard"),
+)
+@click.argument(
+    "board", required=False, type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_BOARD
+)
+def check(board: Path) -> None:
+    """Check BOARD (default: leaderboard) as `build` does, and that its generated pages are
+    up to date; writes nothing (for CI on a pull request that adds results)."""
+    entries = check_board(board)
+    click.echo(f"{board}: {entries} results files pass every check; the pages are up to date")
