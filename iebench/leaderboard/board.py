@@ -163,6 +163,8 @@ class BoardState:
             "(an interrupted submit? submit it again)"
             for name in self.missing
         ]
+        if len(problems) == 1:  # one line, naming the file and the reason (CI shows it)
+            raise IebenchError(f"{board}: the board fails its checks: {problems[0]}")
         if problems:
             raise IebenchError(
                 f"{board}: the board fails its checks:\n" + "\n".join(f"  - {p}" for p in problems)
