@@ -38,6 +38,7 @@ TEXT_SIZE = 11
 TITLE_SIZE = 14
 # PIL's font measures labels; a browser's may be a little wider: boxes are this much wider.
 LABEL_WIDTH_SLACK = 1.15
+TEXT_WIDTH_SLACK = 1.3  # the same for titles and notes, wrapped to fit a browser's font
 LABEL_GAP = 2.0  # the least space between two label boxes
 TITLE = "Invariance vs equivariance: top-1 against rotation R²"
 NOTE = (
@@ -154,6 +155,7 @@ def _grown(box: tuple[float, ...], by: float) -> tuple[float, ...]:
 def _wrap(text: str, width: float, size: float) -> tuple[str, ...]:
     """``text`` in lines no wider than ``width`` (words kept whole)."""
     font, lines, line = _font(size), [], ""
+    width /= TEXT_WIDTH_SLACK
     for word in text.split():
         candidate = f"{line} {word}".strip()
         if line and font.getlength(candidate) > width:
