@@ -43,7 +43,7 @@ REPORTED_FIELDS = (
 # What each R^2 definition is called on the board; a plot or table never mixes two.
 R2_DEFINITIONS = {
     "global-mean": "R² with one global mean over all outputs (as iebench's)",
-    "per-output-average": "R² averaged over outputs (sklearn r2_score; not iebench's)",
+    "per-output-average": "R² averaged over outputs (sklearn's default; not iebench's)",
     "unknown": "R² of an unstated definition",
 }
 IEBENCH_R2_DEFINITION = "global-mean"  # iebench.evaluation.metrics computes this one

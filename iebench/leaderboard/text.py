@@ -19,7 +19,8 @@ INTRO = (
     "is their mean ± sample std (ddof=1) and the per-seed rows follow; with one, mean ± std "
     "over its probe seeds (the probes trained per results file). A file names its method and "
     "training seed in `encoder.method` and `encoder.training_seed`, or by an encoder name "
-    '"<method> seed <k>". R² uses one global mean over all outputs, as SIE\'s protocol. '
+    '"simclr seed 0" (the method, "seed", the training seed). '
+    "R² uses one global mean over all outputs, as SIE's protocol. "
     "Columns that say nothing on a track are left out (top-5 with at most 5 classes, a task "
     "the dataset holds constant)."
 )
@@ -39,11 +40,11 @@ CONTRIBUTING = (
     "",
     "1. Evaluate your encoder with `iebench evaluate` on the track's dataset; the results "
     "file records the dataset fingerprint, protocol and resolution (its track). Evaluate each "
-    "training seed into its own file, named `<method> seed <k>` (or set `encoder.method` and "
+    "training seed into its own file, named like `simclr seed 0` (or set `encoder.method` and "
     "`encoder.training_seed`).",
     "2. `iebench leaderboard submit RESULTS.json --board leaderboard` checks it (every "
     "problem listed, nothing written on a rejection) and adds it under "
-    "`results/<track>/<encoder>.json` with its line in `results/SHA256SUMS`.",
+    "`results/TRACK/ENCODER.json` with its line in `results/SHA256SUMS`.",
     "3. `iebench leaderboard build --board leaderboard` regenerates README.md, index.html "
     "and tradeoff.png.",
     "4. Open a pull request with the results file, the SHA256SUMS line and the regenerated "

@@ -124,7 +124,8 @@ def test_reported_tables_never_mix_r2_definitions():
         }
         assert definitions == {table.r2_definition}
     seq_jepa = by_title[
-        "3DIEBench, 128 px, 1000 epochs; R² averaged over outputs (sklearn r2_score; not iebench's)"
+        "3DIEBench, 128 px, 1000 epochs; "
+        "R² averaged over outputs (sklearn's default; not iebench's)"
     ]
     assert seq_jepa.r2_definition == "per-output-average" and len(seq_jepa.rows) == 9
 
