@@ -1,4 +1,4 @@
-"""`iebench leaderboard submit|build|show|verify`."""
+"""`iebench leaderboard submit|build|show|check|verify`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from iebench.cli.options import examples
 from iebench.core.errors import IebenchError
 from iebench.leaderboard.board import DEFAULT_BOARD, board_lock, results_dir
 from iebench.leaderboard.build import build as build_board
+from iebench.leaderboard.build import check as check_board
 from iebench.leaderboard.build import show as show_board
 from iebench.leaderboard.submit import submit as submit_results
 from iebench.protocol.layout import BOARD_VERIFIED_NAME
@@ -153,3 +154,17 @@ def verify_command(
         with board_lock(board):
             append_verified(Path(board) / BOARD_VERIFIED_NAME, verified_row(report, entry))
         click.echo(f"recorded in {Path(board) / BOARD_VERIFIED_NAME}")
+
+
+@leaderboard.command(
+    "check",
+    epilog=examples("iebench leaderboard check", "iebench leaderboard check leaderboard"),
+)
+@click.argument(
+    "board", required=False, type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_BOARD
+)
+def check(board: Path) -> None:
+    """Check BOARD (default: leaderboard) as `build` does, and that its generated pages are
+    up to date; writes nothing (for CI on a pull request that adds results)."""
+    entries = check_board(board)
+    click.echo(f"{board}: {entries} results files pass every check; the pages are up to date")

@@ -30,7 +30,6 @@ from iebench.evaluation.features import dataset_fingerprint
 from iebench.evaluation.run import evaluate
 from iebench.evaluation.submission import iebench_commit, repository_root
 from iebench.protocol.results import (
-    VERIFY_TOLERANCE_RULE,
     Results,
     parse_results,
     read_results_bytes,
@@ -95,6 +94,16 @@ class VerifyReport:
     @property
     def max_difference(self) -> float:
         return max((check.difference for check in self.checks), default=0.0)
+
+    @property
+    def closest(self) -> ScoreCheck | None:
+        """The check nearest its tolerance (largest difference / tolerance): what
+        ``verified.csv`` records, so that its line passes exactly when every check did."""
+        return max(
+            self.checks,
+            key=lambda c: c.difference / c.tolerance if c.tolerance else 0.0,
+            default=None,
+        )
 
 
 def _recorded_file(results_path: Path, recorded: str | None, given: Path | None) -> Path | None:
@@ -211,6 +220,7 @@ def verified_row(report: VerifyReport, entry: str) -> str:
     """The line of ``verified.csv`` recording a passed ``report`` of board entry ``entry``."""
     if not report.passed:
         raise IebenchError(f"{report.results_path}: not verified; nothing to record")
+    closest = report.closest
     line = io.StringIO()
     csv.writer(line, lineterminator="\n").writerow(
         [
@@ -218,8 +228,8 @@ def verified_row(report: VerifyReport, entry: str) -> str:
             report.results_sha256,
             datetime.now(UTC).isoformat(timespec="seconds"),
             iebench_commit() or "",
-            VERIFY_TOLERANCE_RULE,
-            f"{report.max_difference:.3g}",
+            f"{closest.tolerance:.6g}" if closest else "0",
+            f"{closest.difference:.6g}" if closest else "0",
         ]
     )
     return line.getvalue()

@@ -34,7 +34,7 @@ from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
 from iebench.core.locks import Locked, hold
 from iebench.leaderboard.checks import board_problems, entry_problems
-from iebench.leaderboard.track import Track, slugify
+from iebench.leaderboard.track import Track, method_and_seed, slugify
 from iebench.protocol.layout import BOARD_DATASETS_NAME as DATASETS_NAME
 from iebench.protocol.layout import BOARD_LOCK_NAME
 from iebench.protocol.layout import BOARD_RESULTS_DIR as RESULTS_DIR
@@ -67,6 +67,14 @@ class Entry:
     @property
     def name(self) -> str:
         return self.data["encoder"]["name"]
+
+    @property
+    def method(self) -> str:
+        return method_and_seed(self.data["encoder"])[0]
+
+    @property
+    def training_seed(self) -> int | None:
+        return method_and_seed(self.data["encoder"])[1]
 
     def score(self, task: str, part: str, metric: str) -> dict[str, Any] | None:
         """``{"mean", "std", "n"}`` of one metric, or None when the run did not report it."""
@@ -155,6 +163,8 @@ class BoardState:
             "(an interrupted submit? submit it again)"
             for name in self.missing
         ]
+        if len(problems) == 1:  # one line, naming the file and the reason (CI shows it)
+            raise IebenchError(f"{board}: the board fails its checks: {problems[0]}")
         if problems:
             raise IebenchError(
                 f"{board}: the board fails its checks:\n" + "\n".join(f"  - {p}" for p in problems)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
-from iebench.core.io import write_text_atomic
+from iebench.core.io import write_bytes_atomic
 from iebench.leaderboard.board import (
     DATASETS_NAME,
     RESULTS_DIR,
@@ -19,10 +19,11 @@ from iebench.leaderboard.board import (
     read_dataset_names,
 )
 from iebench.leaderboard.page import html_page
-from iebench.leaderboard.plot import layout, to_svg, tradeoff_series, write_png
+from iebench.leaderboard.plot import layout, png_bytes, to_svg, tradeoff_series
 from iebench.leaderboard.reported import REPORTED_NAME, read_reported
 from iebench.leaderboard.table import Table, reported_tables, track_tables
 from iebench.leaderboard.text import markdown, terminal
+from iebench.leaderboard.verified import read_verified
 from iebench.protocol.layout import BOARD_PAGE_NAME as PAGE_NAME
 from iebench.protocol.layout import BOARD_PLOT_NAME as PLOT_NAME
 from iebench.protocol.layout import BOARD_README_NAME as README_NAME
@@ -49,11 +50,27 @@ def require_board(board: Path) -> None:
 
 
 def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
-    """(measured tables, one per track; reported tables) after checking the whole board."""
+    """(measured tables, one per track; reported tables) after checking the whole board:
+    its results files, verified.csv, reported.csv and datasets.csv."""
     state = load_board(board)
     state.check(board)
-    measured = track_tables(state.entries, read_dataset_names(board))
+    verified = read_verified(board, {entry.path for entry in state.entries})
+    done = {(v.entry, v.results_sha256) for v in verified}
+    measured = track_tables(state.entries, read_dataset_names(board), done)
     return measured, reported_tables(read_reported(board))
+
+
+def pages(board: Path) -> tuple[dict[str, bytes], list[Table]]:
+    """The generated files of ``board`` (name -> bytes) and its measured tables, after
+    every check of the board."""
+    measured, reported = board_tables(board)
+    plot = layout(tradeoff_series(measured, reported))
+    generated = {
+        README_NAME: markdown(measured, reported).encode("utf-8"),
+        PAGE_NAME: html_page(measured, reported, to_svg(plot)).encode("utf-8"),
+        PLOT_NAME: png_bytes(plot),
+    }
+    return generated, measured
 
 
 def build(board: Path) -> Built:
@@ -61,19 +78,35 @@ def build(board: Path) -> Built:
     board = Path(board)
     require_board(board)
     with board_lock(board, shared=True):  # no submit changes the board while it is read
-        measured, reported = board_tables(board)
-        plot = layout(tradeoff_series(measured, reported))
-        built = Built(
-            readme=board / README_NAME,
-            page=board / PAGE_NAME,
-            plot=board / PLOT_NAME,
-            entries=sum(len(t.rows) for t in measured),
-            tracks=len(measured),
+        generated, measured = pages(board)
+        for name, content in generated.items():
+            write_bytes_atomic(board / name, content)
+    return Built(
+        readme=board / README_NAME,
+        page=board / PAGE_NAME,
+        plot=board / PLOT_NAME,
+        entries=sum(len(table.entries) for table in measured),
+        tracks=len(measured),
+    )
+
+
+def check(board: Path) -> int:
+    """Every check `build` runs, and that the generated pages are those on disk; writes
+    nothing (no lock either: for CI on a pull request). Returns the number of entries."""
+    board = Path(board)
+    require_board(board)
+    generated, measured = pages(board)
+    stale = [
+        name
+        for name, content in generated.items()
+        if not (board / name).is_file() or (board / name).read_bytes() != content
+    ]
+    if stale:
+        raise IebenchError(
+            f"{board}: {', '.join(stale)} not up to date with the results files: run "
+            f"`iebench leaderboard build --board {board}` and commit what it writes"
         )
-        write_text_atomic(built.readme, markdown(measured, reported))
-        write_text_atomic(built.page, html_page(measured, reported, to_svg(plot)))
-        write_png(plot, built.plot)
-    return built
+    return sum(len(table.entries) for table in measured)
 
 
 def show(board: Path, with_reported: bool = False) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iebench.core.io import sha256_file
-from iebench.leaderboard.track import Track, slugify
+from iebench.leaderboard.track import Track, method_and_seed, slugify
+from iebench.protocol.factors import TRANSLATION
 from iebench.protocol.reference import reference_problems
 from iebench.protocol.results import recorded_task_versions, schema_problems
 from iebench.protocol.tasks import (
@@ -27,6 +28,13 @@ REQUIRED_PART = "full"
 PART_DIMS = {"invariant": "invariant_dims", "equivariant": "equivariant_dims"}
 HEX = set("0123456789abcdef")
 MAX_VIEWS = 10_000  # views per object: the published dataset has 50
+# Tasks only some trees can score (translation: 3DIEBench-T's latents have it, 3DIEBench's
+# lack it): required on a track whose entries score them, absent from every other.
+TRACK_TASKS = tuple(
+    task.name
+    for task in TASK_REGISTRY.values()
+    if not task.required_on_board and TRANSLATION.start in task.factors
+)
 
 
 def entry_problems(data: Any) -> list[str]:
@@ -63,6 +71,14 @@ def required_task_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"scores.{task}: missing; every track requires {required}")
         elif REQUIRED_PART not in scores[task]:
             problems.append(f"scores.{task}.{REQUIRED_PART}: missing (the whole representation)")
+    scored = [task for task in TRACK_TASKS if task in scores]
+    if scored:  # a tree with the translation latents scores every task read from them
+        for task in TRACK_TASKS:
+            if REQUIRED_PART not in scores.get(task, {}):
+                problems.append(
+                    f"scores.{task}.{REQUIRED_PART}: missing; results scoring {scored[0]} "
+                    f"(a tree with translations) need all of {', '.join(TRACK_TASKS)}"
+                )
     listed = data["protocol"]["tasks"]
     if sorted(listed) != sorted(scores):
         problems.append(f"protocol.tasks {listed} do not match the scored tasks {sorted(scores)}")
@@ -79,6 +95,9 @@ def value_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"encoder.{key}: not a sha256 hex digest: {digest!r}")
     if (encoder["checkpoint"] is None) != (encoder["checkpoint_sha256"] is None):
         problems.append("encoder.checkpoint and encoder.checkpoint_sha256: give both or neither")
+    seed = encoder.get("training_seed")
+    if seed is not None and seed < 0:
+        problems.append(f"encoder.training_seed: must be >= 0, got {seed}")
     for key in ("embedding_dim", "resolution"):
         if encoder[key] < 1:
             problems.append(f"encoder.{key}: must be >= 1, got {encoder[key]}")
@@ -170,6 +189,7 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
     encoder = data["encoder"]
     identity = (encoder["file_sha256"], encoder["checkpoint_sha256"])
     same_track = [e for e in entries if e.track == track]
+    run = method_and_seed(encoder)
     problems = []
     for entry in same_track:
         other = entry.data["encoder"]
@@ -182,6 +202,21 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
                 f"encoder.name {encoder['name']!r}: already on this track as {entry.name!r} "
                 f"(results/{entry.path}); give this encoder a distinct name"
             )
+        elif run == (entry.method, entry.training_seed):
+            problems.append(
+                f"method {run[0]!r} training seed {run[1]}: already on this track as "
+                f"{entry.name!r} (results/{entry.path}); one results file per training seed"
+            )
+    # Translation is scored on every entry of a track whose tree has it, or on none.
+    scored = [task for task in TRACK_TASKS if task in data["scores"]]
+    track_scored = [
+        task for task in TRACK_TASKS if same_track and task in same_track[0].data["scores"]
+    ]
+    if same_track and scored != track_scored:
+        problems.append(
+            f"scores: translation tasks {scored} differ from this track's {track_scored} "
+            f"(results/{same_track[0].path}): one tree has translations or not"
+        )
     # One dataset has one set of constant tasks: a file cannot waive a task its track scores.
     constant = data["dataset"].get("constant_tasks", [])
     track_constant = same_track[0].data["dataset"].get("constant_tasks", []) if same_track else []
@@ -194,7 +229,10 @@ def board_problems(data: dict[str, Any], entries: list[Entry]) -> list[str]:
     for entry in same_track[:1]:
         for task, levels in data.get("reference", {}).items():
             theirs = entry.data.get("reference", {}).get(task)
-            if theirs is not None and levels != theirs:
+            # Metrics one file has and the other not (r2_per_output, new beside r2) compare
+            # where both have them.
+            shared = sorted(set(levels) & set(theirs or {}))
+            if theirs is not None and [levels[m] for m in shared] != [theirs[m] for m in shared]:
                 problems.append(
                     f"reference.{task} {levels} differs from this track's {theirs} "
                     f"(results/{entry.path})"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from html import escape
 
 from iebench.leaderboard.table import REFERENCE_NOTE, Cell, Column, Table
-from iebench.leaderboard.text import EMPTY, INTRO, REPORTED_INTRO, track_details
+from iebench.leaderboard.text import (
+    CONTRIBUTING,
+    EMPTY,
+    INTRO,
+    REPORTED_INTRO,
+    VERIFIED_NOTE,
+    track_details,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem;
@@ -29,9 +36,13 @@ tr.reference td { color: #555; font-style: italic; border-top: 2px solid #bbb; }
 #tradeoff { max-width: 100%; height: auto; border: 1px solid #ddd; }
 #tradeoff text { font-size: 11px; fill: #111; }
 #tradeoff text.title { font-size: 14px; }
+#tradeoff text.note { font-size: 11px; fill: #333; }
+#tradeoff line.leader { stroke: #aaa; }
 #tradeoff text.label { font-size: 10px; }
 #tradeoff text.label.reported { fill: #666; }
 div.scroll { overflow-x: auto; }
+details.seeds { margin: -1rem 0 1.5rem; }
+details.seeds summary { cursor: pointer; color: #333; margin-bottom: 0.4rem; }
 #tradeoff line.grid { stroke: #e4e4e4; }
 #tradeoff rect.frame { fill: none; stroke: #333; }
 /* A phone: each row becomes a card of "header: value" lines, the headers a row of sort
@@ -155,6 +166,7 @@ def html_page(measured: list[Table], reported: list[Table], svg: str) -> str:
         "<h1>iebench leaderboard</h1>",
         f"<p>{_inline_code(INTRO)}</p>",
         f"<p>{escape(REFERENCE_NOTE)}</p>",
+        f"<p>{_inline_code(VERIFIED_NOTE)}</p>",
     ]
     if not measured:
         lines.append(f'<p id="empty">{_inline_code(EMPTY)}</p>')
@@ -165,8 +177,16 @@ def html_page(measured: list[Table], reported: list[Table], svg: str) -> str:
             f"<h2>{escape(table.title)}</h2>",
             f'<p class="meta">{escape(track_details(table))}</p>',
             *_table(table, "board"),
-            "</section>",
         ]
+        if table.per_seed is not None:  # one click away: every results file, one row each
+            count = len(table.per_seed.rows)
+            lines += [
+                '<details class="seeds">',
+                f"<summary>Per training seed ({count} results files)</summary>",
+                *_table(table.per_seed, "seeds"),
+                "</details>",
+            ]
+        lines.append("</section>")
     lines += ['<section id="plot">', "<h2>Invariance and equivariance</h2>", svg, "</section>"]
     if reported:
         lines += [
@@ -177,6 +197,7 @@ def html_page(measured: list[Table], reported: list[Table], svg: str) -> str:
         for table in reported:
             lines += [f"<h3>{escape(table.title)}</h3>", *_table(table, "reported")]
         lines.append("</section>")
+    lines += _contributing()
     lines += [f"<script>{SCRIPT}</script>", "</body>", "</html>", ""]
     return "\n".join(lines)
 
@@ -185,3 +206,19 @@ def _inline_code(text: str) -> str:
     """Markdown-style `code` spans as <code> (the shared intro texts use them)."""
     parts = escape(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _contributing() -> list[str]:
+    """The README's contribution section as HTML: a heading, the numbered steps, a note."""
+    heading, _, *rest = CONTRIBUTING
+    steps = [line.partition(". ")[2] for line in rest if line[:1].isdigit()]
+    notes = [line for line in rest if line and not line[:1].isdigit()]
+    return [
+        '<section id="contributing">',
+        f"<h2>{escape(heading.removeprefix('## '))}</h2>",
+        "<ol>",
+        *(f"<li>{_inline_code(step)}</li>" for step in steps),
+        "</ol>",
+        *(f"<p>{_inline_code(note)}</p>" for note in notes),
+        "</section>",
+    ]

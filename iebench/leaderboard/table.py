@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from iebench.leaderboard.board import Entry
-from iebench.leaderboard.reported import Reported
+from iebench.leaderboard.reported import (
+    IEBENCH_R2_DEFINITION,
+    R2_DEFINITIONS,
+    REPORTED_METRICS,
+    Reported,
+)
 from iebench.leaderboard.track import Track
 from iebench.protocol.results import hits_k
-from iebench.protocol.tasks import RANKING, TASK_REGISTRY
+from iebench.protocol.tasks import RANKING, TASK_REGISTRY, metric_range
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,10 @@ SCORE_COLUMNS = (
     _score_column("top5", "top-5 %", "classification", "full", "top5"),
     _score_column("rotation", "rotation R²", "rotation", "full", "r2"),
     _score_column("colour", "colour R²", "colour", "full", "r2"),
+    _score_column("translation", "translation R²", "translation", "full", "r2"),
+    _score_column(
+        "translation_base", "translation R² base frame", "translation-base", "full", "r2"
+    ),
     _score_column("top1_inv", "top-1 % inv.", "classification", "invariant", "top1"),
     _score_column("rotation_equi", "rotation R² equi.", "rotation", "equivariant", "r2"),
     _score_column("mrr", "MRR", "equivariance", "predictor", "mrr"),
@@ -43,21 +53,32 @@ SCORE_COLUMNS = (
     _score_column("h5", "H@5", "equivariance", "predictor", "h@5"),
     _score_column("pre", "PRE", "equivariance", "predictor", "pre"),
 )
+# Shown on every track that scores them (the required tasks); the rest where some entry has them.
 ALWAYS_SHOWN = {"top1", "top5", "rotation", "colour"}
 RANK = Column("rank", "#")
-NAME = Column("name", "encoder", numeric=False)
+NAME = Column("name", "method", numeric=False)
 DIM = Column("dim", "D")
-SEEDS = Column("seeds", "seeds")
+TRAINING_SEEDS = Column("training_seeds", "training seeds")
+TRAINING_SEED = Column("training_seed", "training seed")
+PROBE_SEEDS = Column("probe_seeds", "probe seeds")
+VERIFIED = Column("verified", "verified", numeric=False)
 RESULTS = Column("results", "results file", numeric=False)
+VERIFIED_MARK = "verified"
 
 REPORTED_COLUMNS = (
     Column("method", "method", numeric=False),
     Column("top1", "top-1 %", metric="top1", digits=2),
     Column("rotation", "rotation R²", metric="rotation_r2"),
     Column("colour", "colour R²", metric="colour_r2"),
+    Column("translation", "translation R²", metric="translation_r2"),
     Column("mrr", "MRR", metric="mrr"),
     Column("h1", "H@1", metric="h@1"),
     Column("h5", "H@5", metric="h@5"),
+    Column("pre", "PRE", metric="pre", higher_is_better=False),
+    Column("venue", "venue", numeric=False),
+    Column("resolution", "px", metric="resolution"),
+    Column("epochs", "epochs", metric="epochs"),
+    Column("backbone", "backbone", numeric=False),
     Column("source", "source", numeric=False),
 )
 
@@ -73,9 +94,18 @@ class Table:
     title: str
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
-    entries: tuple[Entry, ...] = ()  # the measured entries, in row order (empty when reported)
+    entries: tuple[Entry, ...] = ()  # the measured entries, per-seed order (empty when reported)
     # The track's floors (chance, constant predictor) under the score columns; not ranked.
     reference: tuple[Cell, ...] | None = None
+    per_seed: Table | None = None  # a measured track's results files, one row each
+    r2_definition: str = IEBENCH_R2_DEFINITION  # of every R^2 column in the table
+
+    def column_values(self, key: str) -> list[float | None]:
+        """The sort values of one column, in row order (None where absent or empty)."""
+        keys = [c.key for c in self.columns]
+        if key not in keys:
+            return [None] * len(self.rows)
+        return [row[keys.index(key)].value for row in self.rows]
 
 
 REFERENCE_ROW = "reference level"
@@ -87,23 +117,36 @@ REFERENCE_NOTE = (
 )
 
 
-def _score_cell(entry: Entry, column: Column) -> Cell:
-    score = entry.score(column.task, column.part, column.metric)
-    if score is None:
+def _score_text(mean: float, std: float, n: int, digits: int) -> str:
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if n > 1 else "")
+
+
+def _score_cell(entries: list[Entry], column: Column) -> Cell:
+    """One score of one results file (± over its probe seeds), or of a method's training
+    seeds: their mean ± sample std (ddof=1); empty unless every seed has it."""
+    scores = [entry.score(column.task, column.part, column.metric) for entry in entries]
+    if not scores or None in scores:
         return Cell("")
-    text = f"{score['mean']:.{column.digits}f}"
-    if score["n"] > 1:
-        text += f" ± {score['std']:.{column.digits}f}"
-    return Cell(text, score["mean"])
+    if len(scores) == 1:
+        score = scores[0]
+        return Cell(
+            _score_text(score["mean"], score["std"], score["n"], column.digits), score["mean"]
+        )
+    means = [score["mean"] for score in scores]
+    mean = statistics.fmean(means)
+    return Cell(_score_text(mean, statistics.stdev(means), len(means), column.digits), mean)
+
+
+def _count_cell(values: list[int]) -> Cell:
+    """A count shared by a row's files ("3"), or their range ("1-3")."""
+    low, high = min(values), max(values)
+    return Cell(str(low) if low == high else f"{low}-{high}", low)
 
 
 def _reference_row(entries: list[Entry], columns: tuple[Column, ...]) -> tuple[Cell, ...] | None:
     """The floors recorded by the track's results files, per task from the first file with
     that task (they depend on the dataset alone, so every entry records the same)."""
-    levels: dict[str, dict[str, float]] = {}
-    for entry in entries:
-        for task, task_levels in entry.data.get("reference", {}).items():
-            levels.setdefault(task, task_levels)
+    levels = _reference_levels(entries)
     if not levels:
         return None
     cells = []
@@ -118,22 +161,72 @@ def _reference_row(entries: list[Entry], columns: tuple[Column, ...]) -> tuple[C
     return tuple(cells)
 
 
-def ranked(entries: list[Entry]) -> list[Entry]:
-    """Best first by the registry's ranking scores (top-1, then rotation R^2), then by name
-    (a stable, deterministic order)."""
+def _reference_levels(entries: list[Entry]) -> dict[str, dict[str, float]]:
+    levels: dict[str, dict[str, float]] = {}
+    for entry in entries:
+        for task, task_levels in entry.data.get("reference", {}).items():
+            levels.setdefault(task, task_levels)
+    return levels
 
-    def key(entry: Entry) -> tuple[Any, ...]:
+
+def method_groups(entries: list[Entry]) -> list[list[Entry]]:
+    """A track's entries as one group per method (its training seeds, in seed order), best
+    first by the registry's ranking scores on the groups' means, then by method name."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.method, []).append(entry)
+
+    def seed_order(entry: Entry) -> tuple[bool, int, str]:
+        seed = entry.training_seed
+        return (seed is None, seed or 0, entry.path)
+
+    def key(group: list[Entry]) -> tuple[Any, ...]:
         scores = []
         for task, part, metric in RANKING:
             sign = -1 if TASK_REGISTRY[task].metric(metric).higher_is_better else 1
-            scores.append(sign * entry.score(task, part, metric)["mean"])
-        return (*scores, entry.name, entry.path)
+            scores.append(
+                sign * statistics.fmean(e.score(task, part, metric)["mean"] for e in group)
+            )
+        return (*scores, group[0].method)
 
-    return sorted(entries, key=key)
+    return sorted((sorted(group, key=seed_order) for group in groups.values()), key=key)
 
 
-def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Table]:
-    """One table per track, rows ranked; reference-protocol tracks first, then by name."""
+def _shown_columns(entries: list[Entry]) -> list[Column]:
+    """The score columns that say something on this track: not a task the dataset holds
+    constant, not top-5 when there are at most 5 classes (chance top-5 is 100), not H@k
+    with k at least the views (always 1), and the optional ones only where scored."""
+    views = entries[0].data["dataset"]["views_per_object"]
+    constant = set(entries[0].data["dataset"].get("constant_tasks", ()))
+    chance = _reference_levels(entries)
+    uninformative = {
+        c.key
+        for c in SCORE_COLUMNS
+        if c.task in constant
+        or chance.get(c.task, {}).get(c.metric, 0.0) >= metric_range(c.task, c.metric)[1]
+        or (hits_k(c.metric) is not None and hits_k(c.metric) >= views)
+    }
+    return [
+        c
+        for c in SCORE_COLUMNS
+        if c.key not in uninformative
+        and (c.key in ALWAYS_SHOWN or any(e.score(c.task, c.part, c.metric) for e in entries))
+    ]
+
+
+def _verified_cell(entries: list[Entry], verified: set[tuple[str, str]]) -> Cell:
+    every = all((entry.path, entry.sha256) in verified for entry in entries)
+    return Cell(VERIFIED_MARK if every else "")
+
+
+def track_tables(
+    entries: list[Entry],
+    dataset_names: dict[str, str],
+    verified: set[tuple[str, str]] = frozenset(),
+) -> list[Table]:
+    """One table per track, a row per method (its training seeds aggregated) ranked, and
+    its per-seed table; reference-protocol tracks first, then by name. ``verified`` holds
+    (entry path, sha256) of the files `leaderboard verify` re-computed."""
 
     def order(track: Track) -> tuple[bool, str, str]:
         return (track.protocol != "reference", track.title(dataset_names), track.slug)
@@ -141,51 +234,83 @@ def track_tables(entries: list[Entry], dataset_names: dict[str, str]) -> list[Ta
     tables = []
     by_track = groupby(sorted(entries, key=lambda e: order(e.track)), key=lambda e: e.track)
     for track, group in by_track:
-        rows_entries = ranked(list(group))
-        views = rows_entries[0].data["dataset"]["views_per_object"]
-        shown = [
-            c
-            for c in SCORE_COLUMNS
-            if (
-                c.key in ALWAYS_SHOWN
-                or any(e.score(c.task, c.part, c.metric) for e in rows_entries)
-            )
-            and (hits_k(c.metric) is None or hits_k(c.metric) < views)
-        ]
-        columns = (RANK, NAME, *shown, DIM, SEEDS, RESULTS)
+        groups = method_groups(list(group))
+        track_entries = [entry for seeds in groups for entry in seeds]
+        shown = _shown_columns(track_entries)
+        columns = (RANK, NAME, *shown, DIM, TRAINING_SEEDS, PROBE_SEEDS, VERIFIED)
         rows = []
-        for rank, entry in enumerate(rows_entries, start=1):
-            seeds = len(entry.data["protocol"]["seeds"])
-            dim = entry.data["encoder"]["embedding_dim"]
+        for rank, seeds in enumerate(groups, start=1):
             rows.append(
                 (
                     Cell(str(rank), rank),
-                    Cell(entry.name),
-                    *(_score_cell(entry, c) for c in shown),
-                    Cell(str(dim), dim),
-                    Cell(str(seeds), seeds),
-                    Cell(f"results/{entry.path}"),
+                    Cell(seeds[0].method),
+                    *(_score_cell(seeds, c) for c in shown),
+                    _count_cell([e.data["encoder"]["embedding_dim"] for e in seeds]),
+                    Cell(str(len(seeds)), len(seeds)),
+                    _count_cell([len(e.data["protocol"]["seeds"]) for e in seeds]),
+                    _verified_cell(seeds, verified),
                 )
             )
         title = track.title(dataset_names)
-        reference = _reference_row(rows_entries, columns)
-        tables.append(Table(title, columns, tuple(rows), tuple(rows_entries), reference))
+        reference = _reference_row(track_entries, columns)
+        per_seed = _per_seed_table(title, track_entries, shown, verified)
+        tables.append(Table(title, columns, tuple(rows), tuple(track_entries), reference, per_seed))
     return tables
 
 
+def _per_seed_table(
+    title: str, entries: list[Entry], shown: list[Column], verified: set[tuple[str, str]]
+) -> Table:
+    columns = (NAME, TRAINING_SEED, *shown, DIM, PROBE_SEEDS, VERIFIED, RESULTS)
+    rows = []
+    for entry in entries:
+        seed = entry.training_seed
+        dim = entry.data["encoder"]["embedding_dim"]
+        probe_seeds = len(entry.data["protocol"]["seeds"])
+        rows.append(
+            (
+                Cell(entry.method),
+                Cell("" if seed is None else str(seed), seed),
+                *(_score_cell([entry], c) for c in shown),
+                Cell(str(dim), dim),
+                Cell(str(probe_seeds), probe_seeds),
+                _verified_cell([entry], verified),
+                Cell(f"results/{entry.path}"),
+            )
+        )
+    return Table(f"{title}: per training seed", columns, tuple(rows), tuple(entries))
+
+
 def reported_tables(reported: list[Reported]) -> list[Table]:
-    """One table per reported track, tracks and rows in file order."""
-    groups: dict[str, list[Reported]] = {}
+    """One table per reported track and R^2 definition (never two definitions in one
+    column), in file order; columns no row fills are left out."""
+    groups: dict[tuple[str, str], list[Reported]] = {}
     for row in reported:
-        groups.setdefault(row.track, []).append(row)
+        groups.setdefault((row.track, row.r2_definition), []).append(row)
     tables = []
-    for title, group in groups.items():
+    for (track, definition), group in groups.items():
         rows = []
         for row in group:
             cells = [Cell(row.method)]
             for column in REPORTED_COLUMNS[1:-1]:
-                text = row.values.get(column.metric, "")
-                cells.append(Cell(text, row.value(column.metric)))
+                if column.metric in REPORTED_METRICS:
+                    cells.append(Cell(row.values.get(column.metric, ""), row.value(column.metric)))
+                else:
+                    text = (row.details or {}).get(column.key, "")
+                    cells.append(Cell(text, int(text) if column.numeric and text else None))
             rows.append((*cells, Cell(row.source)))
-        tables.append(Table(title, REPORTED_COLUMNS, tuple(rows)))
+        keep = [
+            i
+            for i, column in enumerate(REPORTED_COLUMNS)
+            if column.key in ("method", "source") or any(r[i].text for r in rows)
+        ]
+        title = f"{track}; {R2_DEFINITIONS[definition]}"
+        tables.append(
+            Table(
+                title,
+                tuple(REPORTED_COLUMNS[i] for i in keep),
+                tuple(tuple(r[i] for i in keep) for r in rows),
+                r2_definition=definition,
+            )
+        )
     return tables

@@ -7,11 +7,25 @@ from dataclasses import dataclass
 from typing import Any
 
 FINGERPRINT_SHOWN = 12  # hex digits of the dataset fingerprint in names and directory names
+# How files without encoder.method / encoder.training_seed name a training seed.
+SEEDED_NAME = re.compile(r"(?P<method>.+) seed (?P<seed>[0-9]{1,9})")
 
 
 def slugify(name: str) -> str:
     """A file-name-safe form of an encoder name: "SIE (rot+col)" -> "sie-rot-col"."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "encoder"
+
+
+def method_and_seed(encoder: dict[str, Any]) -> tuple[str, int | None]:
+    """(training method, training seed) of a results file's encoder: ``encoder.method`` and
+    ``encoder.training_seed`` where recorded; a file recording neither is read by its name,
+    "<method> seed <k>"; otherwise a missing method is the name and a missing seed None."""
+    method, seed = encoder.get("method"), encoder.get("training_seed")
+    if method is None and seed is None:
+        match = SEEDED_NAME.fullmatch(encoder["name"])
+        if match:
+            return match["method"], int(match["seed"])
+    return method or encoder["name"], seed
 
 
 @dataclass(frozen=True, order=True)

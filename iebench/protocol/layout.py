@@ -47,7 +47,7 @@ BOARD_README_NAME = "README.md"
 BOARD_PAGE_NAME = "index.html"
 BOARD_PLOT_NAME = "tradeoff.png"
 BOARD_LOCK_NAME = "board.lock"
-BOARD_VERIFIED_NAME = "verified.csv"
+BOARD_VERIFIED_NAME = "verified.csv"  # re-computations of its results (`leaderboard verify`)
 SPLITS = ("train", "val")
 VIEWS_PER_OBJECT = 50
 

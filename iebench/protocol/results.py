@@ -129,6 +129,9 @@ _OPTIONAL: dict[str, dict[str, Any]] = {
     "dataset": {"render_resolution": (int, None), "constant_tasks": "constant tasks"},
     "protocol": {"task_versions": "task versions"},
 }
+# The board's row of an encoder: its training method and seed (the seeds of one method on a
+# track are one ranked row); files without them are read by the name "<method> seed <k>".
+_OPTIONAL["encoder"] |= {"method": ("name", None), "training_seed": (int, None)}
 _PROBE = {
     "optimizer": str,
     "lr": "number",

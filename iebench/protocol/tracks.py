@@ -39,6 +39,12 @@ class TrackSettings:
     )
     seeds: int = 3
 
+    @property
+    def display_name(self) -> str:
+        """The dataset's name on boards: its objects are procedural (iebench.objects), not
+        ShapeNet's, so the name must not read as a subset of 3DIEBench."""
+        return f"{self.name} (procedural objects, {self.factors} factors, {self.resolution} px)"
+
 
 # 400 objects x 12 views at 64 px: about an hour on 2 cores for SIE and VICReg over 3 seeds.
 MINI = TrackSettings(name="3DIEBench-mini", per_class=100)

@@ -128,7 +128,11 @@ HTML_TAGS = {
     "body",
     "circle",
     "code",
+    "details",
     "div",
+    "li",
+    "ol",
+    "summary",
     "h1",
     "h2",
     "h3",
@@ -160,9 +164,14 @@ HTML_TAGS = {
 FIXED_HEADINGS = [
     "# iebench leaderboard",
     "## Reported in papers",
-    "### 3DIEBench, SIE protocol, 256 px, ResNet-18, 2000 epochs",
-    "### 3DIEBench, 128 px, 1000 epochs",
-    "### 3DIEBench, re-runs of the ContextSSL paper",
+    "### 3DIEBench, SIE protocol, 256 px, ResNet-18, 2000 epochs; R² of an unstated definition",
+    "### 3DIEBench, SIE protocol, 256 px, ResNet-18, 2000 epochs; "
+    "R² with one global mean over all outputs (as iebench's)",
+    "### 3DIEBench, 128 px, 1000 epochs; "
+    "R² averaged over outputs (sklearn's default; not iebench's)",
+    "### 3DIEBench, re-runs of the ContextSSL paper; "
+    "R² with one global mean over all outputs (as iebench's)",
+    "## Contributing results",
 ]
 TRACK_HEADING = re.compile(
     r"## dataset [0-9a-f]{12}, (quick|reference) protocol, \d+ px( input from a \d+ px render)?"

@@ -259,10 +259,12 @@ def test_board_views_rank_within_tracks_and_keep_reported_apart(tmp_path):
     rows = [line for line in readme[quick:reported].splitlines() if line.startswith("| ")][1:]
     assert [row.split(" | ")[1] for row in rows[:3]] == ["VICReg", "SimCLR", "SIE"]  # by top-1
     assert "48.50 ± 0.50" in rows[2] and "0.400" in rows[2]  # mean ± std; the MRR column
-    # Last, unranked: the track's floors, under their columns (H@5 < 10 views is kept).
-    assert rows[3].startswith("|  | *reference level* | *25.00* | *100.00* | *0.237* | *-0.001* |")
+    # Last, unranked: the track's floors, under their columns (H@5 < 10 views is kept; top-5,
+    # whose chance level is 100 with these 4 classes, is left out).
+    assert rows[3].startswith("|  | *reference level* | *25.00* | *0.237* | *-0.001* |")
+    assert "top-5" not in readme[quick:reported]
     assert "| *0.293* | *0.100* | *0.500* |" in rows[3]
-    assert "| EquiCaps | 83.24 | 0.78 |" in readme[reported:]
+    assert "| EquiCaps | 83.24 | 0.78 | ICCV 2025 | 256 | 2000 | ResNet-18 |" in readme[reported:]
     assert "EquiCaps" not in readme[:reported]
 
     text = show(board)
