@@ -32,6 +32,8 @@ th:hover { background: #e6e6e6; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 0.7em; }
 th[aria-sort="descending"]::after { content: " \\25BC"; font-size: 0.7em; }
 table.reported td { color: #555; }
+/* Published rows carry long method names and sources: their text wraps in its column. */
+table.reported td:not(.num) { white-space: normal; overflow-wrap: anywhere; min-width: 6rem; }
 tr.reference td { color: #555; font-style: italic; border-top: 2px solid #bbb; }
 #tradeoff { max-width: 100%; height: auto; border: 1px solid #ddd; }
 #tradeoff text { font-size: 11px; fill: #111; }

@@ -10,13 +10,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from helpers.leaderboard_helpers import make_results, new_board
+from helpers.leaderboard_helpers import REPO_BOARD, make_results, new_board
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iebench.core.errors import IebenchError
 from iebench.leaderboard import SubmissionRejected, build, show, submit
 from iebench.leaderboard.checks import entry_problems
+from iebench.leaderboard.reported import read_reported
+from iebench.leaderboard.table import reported_tables
 from iebench.protocol.results import SAFE_NAME, UNSAFE_CHARACTER, Results, parse_results
 
 HOSTILE_TEXT = st.sampled_from(
@@ -161,16 +163,11 @@ HTML_TAGS = {
 }
 
 
+# The repository's published rows, one heading per comparable group (track x R^2 definition).
 FIXED_HEADINGS = [
     "# iebench leaderboard",
     "## Reported in papers",
-    "### 3DIEBench, SIE protocol, 256 px, ResNet-18, 2000 epochs; R² of an unstated definition",
-    "### 3DIEBench, SIE protocol, 256 px, ResNet-18, 2000 epochs; "
-    "R² with one global mean over all outputs (as iebench's)",
-    "### 3DIEBench, 128 px, 1000 epochs; "
-    "R² averaged over outputs (sklearn's default; not iebench's)",
-    "### 3DIEBench, re-runs of the ContextSSL paper; "
-    "R² with one global mean over all outputs (as iebench's)",
+    *(f"### {table.title}" for table in reported_tables(read_reported(REPO_BOARD))),
     "## Contributing results",
 ]
 TRACK_HEADING = re.compile(

@@ -118,7 +118,7 @@ def test_page_shows_rows_sorts_on_click_and_draws_the_plot(built_board, tmp_path
     plot = seen["plot"]
     assert plot["width"] > 300 and plot["height"] > 200
     assert plot["measured"] == 4  # every entry of every track
-    assert plot["reported"] == 15  # the reported rows with both top-1 and rotation R^2
+    assert plot["reported"] == 42  # the reported rows with both top-1 and rotation R^2
     assert plot["point"][0] > 0 and plot["point"][1] > 0
     assert sorted(plot["labels"]) == ["EquiMod", "SIE", "SimCLR", "VICReg"]
     probed.unlink()
