@@ -337,7 +337,7 @@ DEFAULTS = {
 
 def parser() -> argparse.ArgumentParser:
     """The options; those in DEFAULTS default to None so that given ones can be told apart."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=cache_dir().parent / "sie_vs_vicreg")
     parser.add_argument("--track", choices=sorted(TRACKS), help="a named track's settings")
     parser.add_argument("--per-class", type=int, help="objects per category")
