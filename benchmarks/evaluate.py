@@ -27,9 +27,10 @@ from torch.utils.data import DataLoader
 
 from iebench.data.dataset import PairsDataset, ViewsDataset
 from iebench.data.preprocess import Normalize
+from iebench.data.torch_seeding import torch_generator
 from iebench.data.tree import TreeIndex
 from iebench.evaluation import PROTOCOLS, EvalConfig, ProbeSettings, evaluate
-from iebench.evaluation.probes import HIDDEN, generator, make_probe
+from iebench.evaluation.probes import HIDDEN, make_probe
 from iebench.evaluation.submission import EncoderMetadata, Submission
 from iebench.models.resnet import resnet18
 from iebench.protocol.layout import split_files
@@ -77,7 +78,7 @@ def straightforward(
     for task, out_dim in (("classification", NUM_CLASSES), ("rotation", 4), ("colour", 2)):
         hidden = () if task == "classification" else HIDDEN
         in_dim = dim if task == "classification" else 2 * dim
-        model = make_probe(in_dim, out_dim, hidden, generator(0, task, "init"))
+        model = make_probe(in_dim, out_dim, hidden, torch_generator(0, task, "init"))
         optimizer = torch.optim.Adam(model.parameters(), lr=probe.lr)
         dataset = datasets[task]
         for epoch in range(probe.epochs):
@@ -105,7 +106,7 @@ def probe_step_seconds(dim: int, batch_size: int, steps: int = 20) -> float:
         (2 * dim, 4, HIDDEN),
         (2 * dim, 2, HIDDEN),
     ):
-        model = make_probe(in_dim, out_dim, hidden, generator(0, "timing"))
+        model = make_probe(in_dim, out_dim, hidden, torch_generator(0, "timing"))
         optimizer = torch.optim.Adam(model.parameters())
         inputs, targets = torch.randn(batch_size, in_dim), torch.randn(batch_size, out_dim)
         start = time.perf_counter()

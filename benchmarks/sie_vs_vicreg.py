@@ -46,6 +46,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +77,6 @@ BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale 
 # With --board, also trained for every seed: an invariant contrastive baseline and the bound
 # (an equivariant-by-prediction method, E-SSL in the sense of Wang et al. 2024).
 BOARD_METHODS = ("simclr", BOUND)
-# The bound must beat the constant predictor by this much for the comparison to mean anything.
-LEARNABLE_MARGIN = 0.05
 TASKS = "classification,rotation"
 
 
@@ -320,34 +319,43 @@ MRR_CHANCE_FACTOR = 1.5
 STD_FACTOR = 2.0
 
 
-def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+# The settings a track may fix, and their values without one.
+DEFAULTS = {
+    "per_class": 150,
+    "categories": list(POSED_CATEGORIES),
+    "views": 12,
+    "resolution": 64,
+    "factors": "published",
+    "width": 16,
+    "projector": "64-64-64",
+    "epochs": 300,
+    "batch_size": 32,
+    "sie_weight": [],
+    "seeds": 2,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options; those in DEFAULTS default to None so that given ones can be told apart."""
+    parser = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=cache_dir().parent / "sie_vs_vicreg")
     parser.add_argument("--track", choices=sorted(TRACKS), help="a named track's settings")
-    parser.add_argument("--per-class", type=int, default=150, help="objects per category")
-    parser.add_argument(
-        "--categories",
-        nargs="+",
-        default=list(POSED_CATEGORIES),
-        help="built-in categories to render, or 'all'",
-    )
-    parser.add_argument("--views", type=int, default=12)
-    parser.add_argument(
-        "--factors", default="published", help="factor spec: a variant name or a JSON file"
-    )
-    parser.add_argument("--resolution", type=int, default=64)
-    parser.add_argument("--width", type=int, default=16, help="ResNet width (64: ResNet-18)")
-    parser.add_argument("--projector", default="64-64-64", help="VICReg's; SIE splits it")
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--per-class", type=int, help="objects per category")
+    parser.add_argument("--categories", nargs="+", help="built-in categories to render, or 'all'")
+    parser.add_argument("--views", type=int)
+    parser.add_argument("--factors", help="factor spec: a variant name or a JSON file")
+    parser.add_argument("--resolution", type=int)
+    parser.add_argument("--width", type=int, help="ResNet width (64: ResNet-18)")
+    parser.add_argument("--projector", help="VICReg's; SIE splits it")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
     parser.add_argument(
         "--sie-weight",
         action="append",
-        default=[],
         metavar="NAME=VALUE",
         help="an SIE loss weight other than the paper's (repeatable)",
     )
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, help="at least 2: the verdict compares their spread")
     parser.add_argument(
         "--board",
         type=Path,
@@ -356,19 +364,67 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    args = parser.parse_args()
-    if args.track:
-        vars(args).update(TRACKS[args.track])
+    return parser
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, with a track's settings or the defaults filled in. An option given with
+    another value than ``--track`` fixes is refused in one line (it would be overridden)."""
+    options = parser()
+    args = options.parse_args(argv)
+    settings = TRACKS[args.track] if args.track else DEFAULTS
+    clashes = [
+        f"--{name.replace('_', '-')} {shown(getattr(args, name))} (the track's: {shown(value)})"
+        for name, value in settings.items()
+        if args.track and getattr(args, name) not in (None, value)
+    ]
+    if clashes:
+        options.exit(
+            2,
+            f"{options.prog}: error: --track {args.track} fixes {'; '.join(clashes)}; "
+            f"leave these out or leave out --track\n",
+        )
+    for name, value in settings.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.seeds < 2:
+        options.exit(2, f"{options.prog}: error: --seeds {args.seeds}: the verdict needs >= 2\n")
     return args
+
+
+def shown(value: object) -> str:
+    """An option's value as it is typed."""
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def seed_std(values: list[float]) -> float:
+    """The seed-to-seed spread: the sample standard deviation (ddof 1) of a few seeds."""
+    return float(np.std(values, ddof=1))
 
 
 def main() -> None:
     args = arguments()
     torch.set_num_threads(args.threads)
-
     started = time.perf_counter()
     tree = render(args)
     rendered = time.perf_counter()
+    train_and_evaluate(args, tree)
+    trained = time.perf_counter()
+    scores = collect(args, tree)
+    print_table(args, tree, scores)
+    print(
+        f"\nrender {rendered - started:.0f} s, train + evaluate {trained - rendered:.0f} s, "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
+    errors = print_predictor_errors(args, tree)
+    print_frozen_backbone_checks(args, tree)
+    if args.board:
+        publish(args, tree, args.board)
+    sys.exit(verdict(scores, errors))
+
+
+def train_and_evaluate(args: argparse.Namespace, tree: Path) -> None:
+    """Every run's training and evaluation (and each seed's random init), --jobs at a time."""
     seeds = range(args.seeds)
     # The bound first: whether this scale can learn pose at all is the first thing to know.
     pipelines = [commands(args, tree, BOUND, 0)] + [
@@ -384,9 +440,41 @@ def main() -> None:
         ]
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda steps: run_all(steps, args.threads), pipelines))
-    trained = time.perf_counter()
-    randoms = [read_results(random_init_dir(args, tree, seed) / "results.json") for seed in seeds]
 
+
+@dataclass(frozen=True)
+class Scores:
+    """The results the table and the verdict read, and the levels they compare with."""
+
+    runs: dict[str, list[Results]]  # SIE's and VICReg's, by seed
+    others: dict[str, list[Results]]  # with --board, the board's other methods, by seed
+    randoms: list[Results]  # each seed's random init
+    bound: Results  # the supervised bound, seed 0
+    floor: float  # the constant predictor's rotation R^2
+    chance_top1: float
+    chance_mrr: float
+
+
+def collect(args: argparse.Namespace, tree: Path) -> Scores:
+    def results(method: str) -> list[Results]:
+        return [read_results(run_dir(args, tree, method, s) / "results.json") for s in seeds]
+
+    seeds = range(args.seeds)
+    runs = {method: results(method) for method in METHODS}
+    levels = runs["sie"][0].reference or {}
+    return Scores(
+        runs=runs,
+        others={method: results(method) for method in BOARD_METHODS} if args.board else {},
+        randoms=[read_results(random_init_dir(args, tree, s) / "results.json") for s in seeds],
+        bound=read_results(run_dir(args, tree, BOUND, 0) / "results.json"),
+        floor=constant_floor(tree),
+        chance_top1=levels.get("classification", {}).get("top1"),
+        chance_mrr=levels.get("equivariance", {}).get("mrr"),
+    )
+
+
+def print_table(args: argparse.Namespace, tree: Path, scores: Scores) -> None:
+    """Each run's scores, each method's mean and seed std, and the reference rows."""
     categories = len(set(TreeIndex.load(tree, "train").labels))
     print(
         f"\n{tree.name}: {args.per_class} objects x {categories} categories, {args.views} views; "
@@ -394,41 +482,27 @@ def main() -> None:
         f"batch {args.batch_size}, projector {args.projector}; reference probes"
     )
     print(row("", []) + "".join(f"{name:>13}" for name, *_ in COLUMNS) + f"{'MRR':>13}")
-    runs: dict[str, list[Results]] = {method: [] for method in METHODS}
     for seed in range(args.seeds):
-        for method in METHODS:
-            results = read_results(run_dir(args, tree, method, seed) / "results.json")
-            runs[method].append(results)
-            values = [score(results, *key) for _, *key in COLUMNS]
-            print(row(f"{method} seed {seed}", [*values, score(results, *MRR)]))
-    summaries = dict(runs)
-    if args.board:  # the board's other runs, each seed's
-        for method in BOARD_METHODS:
-            summaries[method] = [
-                read_results(run_dir(args, tree, method, seed) / "results.json")
-                for seed in range(args.seeds)
-            ]
-    for method, results in summaries.items():
+        for method, results in scores.runs.items():
+            values = [score(results[seed], *key) for _, *key in COLUMNS]
+            print(row(f"{method} seed {seed}", [*values, score(results[seed], *MRR)]))
+    for method, results in {**scores.runs, **scores.others}.items():
         columns = [[score(r, *key) for r in results] for _, *key in (*COLUMNS, (None, *MRR))]
         means = [None if None in column else float(np.mean(column)) for column in columns]
-        stds = [None if None in column else float(np.std(column)) for column in columns]
+        stds = [None if None in column else seed_std(column) for column in columns]
         print(row(f"{method} mean", means))
         print(row(f"{method} std", stds))
-    floor = constant_floor(tree)
-    bound_results = read_results(run_dir(args, tree, BOUND, 0) / "results.json")
-    bound = score(bound_results, *ROTATION_R2)
-    random_means = [[score(r, *key) for r in randoms] for _, *key in COLUMNS]
+    random_means = [[score(r, *key) for r in scores.randoms] for _, *key in COLUMNS]
     print(row("random init mean", [None if None in v else float(np.mean(v)) for v in random_means]))
-    print(row("constant", [None, None, floor, None, None]))
-    print(row("supervised bound", [score(bound_results, *COLUMNS[0][1:]), None, bound]))
-    levels = runs["sie"][0].reference or {}
-    chance_top1 = levels.get("classification", {}).get("top1")
-    chance_mrr = levels.get("equivariance", {}).get("mrr")
+    print(row("constant", [None, None, scores.floor, None, None]))
+    bound = [score(scores.bound, *COLUMNS[0][1:]), None, score(scores.bound, *ROTATION_R2)]
+    print(row("supervised bound", bound))
+    chance_top1, chance_mrr = scores.chance_top1, scores.chance_mrr
     print(row("chance", [chance_top1, chance_top1, None, None, None, chance_mrr]))
-    print(
-        f"\nrender {rendered - started:.0f} s, train + evaluate {trained - rendered:.0f} s, "
-        f"total {time.perf_counter() - started:.0f} s"
-    )
+
+
+def print_predictor_errors(args: argparse.Namespace, tree: Path) -> list[tuple[float, ...]]:
+    """SIE's predictor errors on validation pairs, per seed (printed and returned)."""
     print("\nSIE predictor on validation pairs, MSE(prediction, e_j):")
     errors = [
         predictor_errors(run_dir(args, tree, "sie", seed), tree) for seed in range(args.seeds)
@@ -438,6 +512,12 @@ def main() -> None:
             f"  seed {seed}: with the pair's rotation {own:.3f}, with another pair's "
             f"{other:.3f} (ratio {own / other:.2f}); e_i itself {unchanged:.3f}"
         )
+    return errors
+
+
+def print_frozen_backbone_checks(args: argparse.Namespace, tree: Path) -> None:
+    """The diagnostic of frozen_backbone_check on the bound's, SIE's, VICReg's and an
+    untrained backbone."""
     print(
         "\nSIE's heads and loss (3000 steps of 32 pairs) on a frozen backbone: the predictor's "
         "validation error with the pair's rotation / another pair's, and its MRR"
@@ -452,9 +532,6 @@ def main() -> None:
     ):
         own, other, mrr = frozen_backbone_check(backbone, sie_run, tree)
         print(f"  {label:<20} {own:.3f} / {other:.3f} (ratio {own / other:.2f}), MRR {mrr:.3f}")
-    if args.board:
-        publish(args, tree, args.board)
-    sys.exit(verdict(runs, randoms, floor, bound, chance_top1, chance_mrr, errors))
 
 
 BOARD_DATASET = "3DIEBench-mini (built-in objects, pose-only factors, 64 px)"
@@ -497,22 +574,17 @@ def trained_backbone(run: Path) -> tuple:
 MRR = ("equivariance", "predictor", "mrr")
 
 
-def verdict(
-    runs: dict[str, list[Results]],
-    randoms: list[Results],
-    floor: float,
-    bound: float,
-    chance_top1: float,
-    chance_mrr: float,
-    errors: list[tuple[float, float, float]],
-) -> int:
+def verdict(scores: Scores, errors: list[tuple[float, ...]]) -> int:
     """Check each part of the claim; print it with its figures. 0: holds, 1: does not,
     2: this scale cannot tell (the supervised bound does not clear the constant predictor)."""
+    runs, floor = scores.runs, scores.floor
+    chance_top1, chance_mrr = scores.chance_top1, scores.chance_mrr
+    bound = score(scores.bound, *ROTATION_R2)
     sie = [score(r, *ROTATION_R2) for r in runs["sie"]]
     vicreg = [score(r, *ROTATION_R2) for r in runs["vicreg"]]
-    spread = STD_FACTOR * max(np.std(sie), np.std(vicreg))
+    spread = STD_FACTOR * max(seed_std(sie), seed_std(vicreg))
     top1 = {m: [score(r, *COLUMNS[0][1:]) for r in rs] for m, rs in runs.items()}
-    top1["random init"] = [score(r, *COLUMNS[0][1:]) for r in randoms]
+    top1["random init"] = [score(r, *COLUMNS[0][1:]) for r in scores.randoms]
     mrr = [score(r, *MRR) for r in runs["sie"]]
     learnable = bound >= floor + BOUND_MARGIN
     checks = [

@@ -3,7 +3,7 @@
     python benchmarks/train.py                                  # CPU: a small model
     python benchmarks/train.py --width 64 --resolution 256 --batch-size 128   # GPU: ResNet-18
 
-Each variant runs the real training step (iebench.training.loop.train_step: forward,
+Each variant runs the real training step (iebench.methods.steps.Optimisation.step: forward,
 loss, backward, Adam) on a fixed batch of random normalised images, so the
 figures are compute only (data loading: benchmarks/loader.py). Variants:
 fp32 (the baseline), channels-last, and on a GPU bf16 autocast, bf16 +
@@ -20,8 +20,8 @@ import time
 import torch
 
 from iebench.methods import METHODS, PairBatch
+from iebench.methods.steps import Optimisation
 from iebench.training import TrainConfig, build_model
-from iebench.training.loop import train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +52,7 @@ def steps_per_second(config: TrainConfig, variant: Variant, args, device) -> flo
     model = torch.compile(method) if variant.compile else method
     optimizer = torch.optim.Adam(method.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=variant.precision == "fp16")
+    optimisation = Optimisation(optimizer, device.type, variant.precision, scaler)
     generator = torch.Generator().manual_seed(0)
     shape = (args.batch_size, 3, args.resolution, args.resolution)
     images = [torch.randn(shape, generator=generator) for _ in range(2)]
@@ -64,7 +65,7 @@ def steps_per_second(config: TrainConfig, variant: Variant, args, device) -> flo
             torch.cuda.synchronize()
         started = time.perf_counter()
         for _ in range(steps):
-            terms = train_step(model, batch, optimizer, scaler, variant.precision)
+            terms = optimisation.step(model, batch)
         terms["loss"].item()  # waits for the device
         return time.perf_counter() - started
 

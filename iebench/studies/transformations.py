@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +37,7 @@ from iebench.evaluation.probes import make_probe, predict, train_probe
 from iebench.methods.base import MethodSpec
 from iebench.methods.predict_transform import PredictTransform
 from iebench.methods.pretext import TRANSFORMS
+from iebench.methods.steps import Optimisation
 from iebench.models.backbones import BACKBONES, build_backbone
 from iebench.protocol.taxonomy import NUM_CLASSES
 from iebench.studies.cifar import load_cifar
@@ -324,28 +325,31 @@ def pretrain(config: StudyConfig, data: StudyData, transformation: str) -> Predi
     """Train encoder + head to predict ``transformation``; the same batches for every one."""
     method = _method(config, data, transformation)
     optimizer, schedule = _optimizer(config, method)
+    optimisation = Optimisation(optimizer, torch.device(config.device).type, schedule=schedule)
     batches = torch_stream_generator(config.seed, _DATA_STREAM)
     labels = torch_stream_generator(config.seed, _LABEL_STREAM)
+
+    def images() -> Iterator[Tensor]:
+        for _ in range(config.steps):
+            chosen = torch.randint(len(data.train_images), (config.batch_size,), generator=batches)
+            yield data.normalise(data.train_images[chosen].to(config.device))
+
+    def loss_of(batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        loss, accuracy = method.prediction(batch, labels)
+        return loss, {"accuracy": accuracy.detach()}
+
     method.train()
     progress = tqdm(
-        range(config.steps),
+        total=config.steps,
         desc=transformation,
         leave=False,
         mininterval=2,
         disable=not config.progress,
     )
-    for _ in progress:
-        chosen = torch.randint(len(data.train_images), (config.batch_size,), generator=batches)
-        images = data.normalise(data.train_images[chosen].to(config.device))
-        loss, accuracy = method.prediction(images, labels)
-        if not math.isfinite(loss.item()):
-            raise IebenchError(f"study {transformation}: loss diverged; lower --lr")
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        progress.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy.item():.2f}")
+    with progress:
+        sums, _ = optimisation.run(loss_of, images(), progress)
+    if not math.isfinite(sums["loss"].item()):
+        raise IebenchError(f"study {transformation}: loss diverged; lower --lr")
     return method
 
 

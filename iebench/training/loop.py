@@ -31,6 +31,7 @@ from iebench.core.seeding import stream_int
 from iebench.data.dataset import EpochSampler, Pair, PairsDataset
 from iebench.data.preprocess import BatchNormalize, to_uint8_tensor
 from iebench.methods import Method, PairBatch, build_method
+from iebench.methods.steps import Optimisation
 from iebench.models.backbones import build_backbone
 from iebench.protocol.layout import RUN_LOCK_NAME
 from iebench.training.batchnorm import sync_batch_norm
@@ -38,7 +39,6 @@ from iebench.training.config import TrainConfig
 from iebench.training.export import write_run_outputs
 from iebench.training.run_files import RunFiles, epoch_logs, load_torch, save_atomic
 
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _INIT_STREAM = 0x1A17  # the model-initialisation stream of the seed
 
 
@@ -208,29 +208,11 @@ class PairInputs:
         )
 
 
-def train_step(
-    model: nn.Module,
-    batch: PairBatch,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    precision: str,
-) -> dict[str, Tensor]:
-    """One optimisation step (autocast for bf16/fp16); the detached loss and its terms."""
-    device_type = batch.first.device.type
-    dtype = AUTOCAST_DTYPES.get(precision)
-    with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
-        loss, terms = model(batch)
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.step(optimizer)
-    scaler.update()
-    return {"loss": loss.detach(), **terms}
-
-
 def _build(
     config: TrainConfig, processes: distributed.Processes
-) -> tuple[Method, nn.Module, torch.optim.Optimizer, torch.amp.GradScaler]:
-    """The method on its device, the module that runs steps (DDP, compiled), optimizer, scaler."""
+) -> tuple[Method, nn.Module, Optimisation]:
+    """The method on its device, the module that runs steps (DDP, compiled), and how its
+    loss is minimised (Adam, autocast, the fp16 gradient scaler)."""
     device = processes.device
     method = build_model(config)
     if processes.distributed:
@@ -251,7 +233,7 @@ def _build(
         model = torch.compile(model)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return method, model, optimizer, scaler
+    return method, model, Optimisation(optimizer, device.type, config.precision, scaler)
 
 
 def _train(
@@ -261,8 +243,52 @@ def _train(
     given: Collection[str] | None,
     held: contextlib.ExitStack,
 ) -> TrainResult:
-    device = processes.device
     files = RunFiles(Path(config.out))
+    config, loader, state = _open_run(files, config, resume, processes, given, held)
+    method, model, optimisation = _build(config, processes)
+    start_epoch, history = 0, []
+    if state is not None:
+        start_epoch, history = _restore(state, files, config, method, optimisation)
+    inputs = PairInputs(processes.device, config.channels_last)
+    if processes.is_main:
+        write_epoch_logs = held.enter_context(epoch_logs(files, config.log))
+    bar = _progress_bar(config, processes, start_epoch, len(loader))
+    for epoch in range(start_epoch, config.epochs):
+        loader.sampler.set_epoch(epoch)
+        started = time.perf_counter()
+        means = _train_epoch(model, loader, inputs, optimisation, processes, bar)
+        row = {"epoch": epoch + 1, "steps": len(loader)}
+        row.update(seconds=round(time.perf_counter() - started, 3), **means)
+        if not math.isfinite(row["loss"]):
+            raise IebenchError(
+                f"{files.root}: training diverged in epoch {epoch + 1} (loss {row['loss']}); "
+                f"the checkpoint of epoch {epoch} is kept"
+            )
+        history.append(row)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{row['loss']:.4g}")
+        if processes.is_main:
+            _save_checkpoint(files, config, method, optimisation, history, epoch + 1)
+            write_epoch_logs(history)
+    bar.close()
+    # A finished run resumed again keeps its files: results record their sha256.
+    done = start_epoch == config.epochs and all(
+        path.is_file() for path in (files.final, files.heads, files.submission)
+    )
+    if processes.is_main and not done:
+        write_run_outputs(files, method, config)
+    return TrainResult(run=files.root, history=history, main=processes.is_main)
+
+
+def _open_run(
+    files: RunFiles,
+    config: TrainConfig,
+    resume: bool,
+    processes: distributed.Processes,
+    given: Collection[str] | None,
+    held: contextlib.ExitStack,
+) -> tuple[TrainConfig, DataLoader, dict | None]:
+    """Lock the run folder, check the config against a stored run and the data, and write
+    the config: the run's resolved config, its loader and the checkpoint to continue from."""
     # An existing run folder is locked before its state is read; a new one is made (and
     # locked) only once the data has been checked, so a refused run leaves nothing.
     locked = processes.is_main and files.root.is_dir()
@@ -276,7 +302,7 @@ def _train(
     stored = _stored_run(files) if resume else None
     if stored is not None and given is not None:
         config = config.resumed_from(stored.config, given)
-    config = _resolve(config, device)
+    config = _resolve(config, processes.device)
     loader = _loader(config, processes)  # checks the data before anything is written
     if processes.is_main:
         if not locked:
@@ -286,16 +312,14 @@ def _train(
     distributed.barrier(processes)  # every process has looked before rank 0 writes
     if processes.is_main:
         write_json_atomic(files.config, config.to_dict())
+    return config, loader, state
 
-    method, model, optimizer, scaler = _build(config, processes)
-    start_epoch, history = 0, []
-    if state is not None:
-        start_epoch, history = _restore(state, files, config, method, optimizer, scaler)
-    inputs = PairInputs(device, config.channels_last)
-    if processes.is_main:
-        write_epoch_logs = held.enter_context(epoch_logs(files, config.log))
-    steps = len(loader)
-    bar = tqdm(
+
+def _progress_bar(
+    config: TrainConfig, processes: distributed.Processes, start_epoch: int, steps: int
+) -> tqdm:
+    """Steps of the whole run, from those done before a resume; shown by rank 0 only."""
+    return tqdm(
         total=config.epochs * steps,
         initial=start_epoch * steps,
         desc=f"train {config.method}",
@@ -303,36 +327,23 @@ def _train(
         disable=not (processes.is_main and config.progress),
         dynamic_ncols=True,
     )
-    for epoch in range(start_epoch, config.epochs):
-        loader.sampler.set_epoch(epoch)
-        started = time.perf_counter()
-        means = _train_epoch(model, loader, inputs, optimizer, scaler, config, processes, bar)
-        row = {
-            "epoch": epoch + 1,
-            "steps": steps,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        row.update(means)
-        if not math.isfinite(row["loss"]):
-            raise IebenchError(
-                f"{files.root}: training diverged in epoch {epoch + 1} (loss {row['loss']}); "
-                f"the checkpoint of epoch {epoch} is kept"
-            )
-        history.append(row)
-        bar.set_postfix(epoch=epoch + 1, loss=f"{row['loss']:.4g}")
-        if processes.is_main:
-            state = {"epoch": epoch + 1, "config": config.to_dict(), "model": method.state_dict()}
-            state.update(optimizer=optimizer.state_dict(), scaler=scaler.state_dict())
-            save_atomic(files.checkpoint, {**state, "history": history})
-            write_epoch_logs(history)
-    bar.close()
-    # A finished run resumed again keeps its files: results record their sha256.
-    done = start_epoch == config.epochs and all(
-        path.is_file() for path in (files.final, files.heads, files.submission)
+
+
+def _save_checkpoint(
+    files: RunFiles,
+    config: TrainConfig,
+    method: Method,
+    optimisation: Optimisation,
+    history: list[dict[str, float]],
+    epochs_done: int,
+) -> None:
+    """Everything a resumed run needs to continue exactly: weights, optimiser and scaler
+    states, and the history so far."""
+    state = {"epoch": epochs_done, "config": config.to_dict(), "model": method.state_dict()}
+    state.update(
+        optimizer=optimisation.optimizer.state_dict(), scaler=optimisation.scaler.state_dict()
     )
-    if processes.is_main and not done:
-        write_run_outputs(files, method, config)
-    return TrainResult(run=files.root, history=history, main=processes.is_main)
+    save_atomic(files.checkpoint, {**state, "history": history})
 
 
 def _restore(
@@ -340,8 +351,7 @@ def _restore(
     files: RunFiles,
     config: TrainConfig,
     method: Method,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
+    optimisation: Optimisation,
 ) -> tuple[int, list[dict[str, float]]]:
     """Load a checkpoint's weights and optimiser state; (epochs done, history so far)."""
     epoch, history = int(state["epoch"]), list(state["history"])
@@ -351,8 +361,8 @@ def _restore(
             f"more than --epochs {config.epochs}"
         )
     method.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
+    optimisation.optimizer.load_state_dict(state["optimizer"])
+    optimisation.scaler.load_state_dict(state["scaler"])
     return epoch, history
 
 
@@ -360,22 +370,15 @@ def _train_epoch(
     model: nn.Module,
     loader: DataLoader,
     inputs: PairInputs,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    config: TrainConfig,
+    optimisation: Optimisation,
     processes: distributed.Processes,
     bar: tqdm,
 ) -> dict[str, float]:
     """One pass over the loader; each loss term's mean over steps and processes."""
     model.train()
-    sums: dict[str, Tensor] = {}
-    for pair in loader:
-        terms = train_step(model, inputs(pair), optimizer, scaler, config.precision)
-        for name, value in terms.items():
-            sums[name] = sums.get(name, 0) + value.float()
-        bar.update(1)
+    sums, steps = optimisation.run(model, (inputs(pair) for pair in loader), bar)
     names = list(sums)
     means = distributed.mean_over_processes(
-        torch.stack([sums[n] for n in names]) / len(loader), processes
+        torch.stack([sums[n] for n in names]) / steps, processes
     )
     return {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}

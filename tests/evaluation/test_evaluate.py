@@ -1,4 +1,5 @@
-"""`iebench evaluate` end to end on a tiny rendered tree, and the harness's parts."""
+"""`iebench evaluate` end to end on a tiny rendered tree, and the harness's parts on a hand-built
+tree of the same shape (8 train, 4 val objects of 4 classes, 4 views, 32 px)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers.handbuilt import build_tree
+from helpers.handbuilt import build_rendered_shape, build_tree
 from helpers.leaderboard_helpers import edit, new_board
 
 import iebench
@@ -80,6 +81,12 @@ def encoder_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("submission") / "tiny_encoder.py"
     path.write_text(ENCODER)
     return path
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """The rendered test tree's shape without Blender (treat it as read-only)."""
+    return build_rendered_shape(tmp_path_factory.mktemp("tree"))
 
 
 # The constant predictor's R^2 on the fixture tree (8 train, 4 val objects x 4 views of the
@@ -166,10 +173,10 @@ def test_end_to_end_quick_protocol_writes_valid_results(rendered_tree, encoder_f
     assert scores_of(again) == scores_of(out)
 
 
-def test_seeds_and_task_selection(rendered_tree, encoder_file, tmp_path):
+def test_seeds_and_task_selection(tree, encoder_file, tmp_path):
     out = tmp_path / "r.json"
     result = run_cli(
-        encoder_file, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        encoder_file, "--data", tree, "--protocol", "quick", "--workers", "0",
         "--cache", tmp_path / "cache", "--tasks", "rotation", "--seeds", "2", "--out", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -196,25 +203,23 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_submission_writes_no_results(rendered_tree, tmp_path, case):
+def test_bad_submission_writes_no_results(tree, tmp_path, case):
     body, message = BAD[case]
     path = tmp_path / "bad.py"
     path.write_text(body)
     out = tmp_path / "results.json"
-    result = run_cli(path, "--data", rendered_tree, "--protocol", "quick", "--out", out)
+    result = run_cli(path, "--data", tree, "--protocol", "quick", "--out", out)
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}: ")
     assert message in result.output and result.output.count("\n") == 1
     assert not out.exists()
 
 
-def test_checkpoint_that_does_not_fit_writes_no_results(rendered_tree, encoder_file, tmp_path):
+def test_checkpoint_that_does_not_fit_writes_no_results(tree, encoder_file, tmp_path):
     checkpoint = tmp_path / "wide.pth"
     torch.save({"epoch": 1, "model": {"module.backbone.conv1.weight": torch.zeros(1)}}, checkpoint)
     out = tmp_path / "results.json"
-    result = run_cli(
-        encoder_file, "--data", rendered_tree, "--checkpoint", checkpoint, "--out", out
-    )
+    result = run_cli(encoder_file, "--data", tree, "--checkpoint", checkpoint, "--out", out)
     assert result.exit_code == 1
     assert (
         "wide.pth: checkpoint does not fit the backbone: missing keys bn1.weight" in result.output
@@ -222,9 +227,7 @@ def test_checkpoint_that_does_not_fit_writes_no_results(rendered_tree, encoder_f
     assert not out.exists()
 
 
-def test_official_checkpoint_gives_the_trained_weights_features(
-    rendered_tree, encoder_file, tmp_path
-):
+def test_official_checkpoint_gives_the_trained_weights_features(tree, encoder_file, tmp_path):
     trained = resnet18(width=4, layers=(1, 1, 1, 1))
     with torch.no_grad():
         for parameter in trained.parameters():
@@ -244,11 +247,11 @@ def test_official_checkpoint_gives_the_trained_weights_features(
     assert loaded[0].checkpoint_sha256 != loaded[1].checkpoint_sha256
 
 
-def test_python_api_and_sharded_resumable_cache(rendered_tree, tmp_path, monkeypatch):
+def test_python_api_and_sharded_resumable_cache(tree, tmp_path, monkeypatch):
     metadata = EncoderMetadata(name="api", embedding_dim=32, resolution=32)
     submission = Submission.from_module(resnet18(width=4, layers=(1, 1, 1, 1)), metadata)
     config = EvalConfig(
-        data=rendered_tree,
+        data=tree,
         protocol="quick",
         tasks=("classification",),
         cache_dir=tmp_path / "one",
@@ -276,14 +279,14 @@ def test_python_api_and_sharded_resumable_cache(rendered_tree, tmp_path, monkeyp
     assert resumed.scores == whole.scores
 
 
-def test_equivariance_task_with_an_exact_predictor(rendered_tree):
+def test_equivariance_task_with_an_exact_predictor(tree):
     """Features = the absolute rotation quaternion; a predictor composing it with R_0^-1 R_v
     recovers view v exactly: MRR 1 and PRE 0 in every mode (checks the rotation conventions)."""
     from iebench.data.tree import TreeIndex
 
     splits = {}
     for split in ("train", "val"):
-        index = TreeIndex.load(rendered_tree, split)
+        index = TreeIndex.load(tree, split)
         data = SplitData.build(index, np.zeros((index.num_objects, index.views, 4)), "cpu")
         splits[split] = dataclasses.replace(data, features=data.quaternions.float())
 
@@ -305,10 +308,10 @@ def test_equivariance_task_with_an_exact_predictor(rendered_tree):
         assert scores[part]["pre"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_probe_rotation_targets_are_the_pinned_relative_quaternions(rendered_tree):
+def test_probe_rotation_targets_are_the_pinned_relative_quaternions(tree):
     from iebench.data.tree import TreeIndex
 
-    index = TreeIndex.load(rendered_tree, "train")
+    index = TreeIndex.load(tree, "train")
     data = SplitData.build(index, np.zeros((index.num_objects, index.views, 4)), "cpu")
     objects, i, j = (
         torch.arange(index.num_objects),
@@ -328,10 +331,10 @@ def test_random_pairs_are_distinct_and_cover_all_ordered_pairs():
     assert counts.sum() == 20000 and counts[counts > 0].min() > 20000 / 12 * 0.85
 
 
-def test_results_are_validated_on_write_and_read(rendered_tree, encoder_file, tmp_path):
+def test_results_are_validated_on_write_and_read(tree, encoder_file, tmp_path):
     out = tmp_path / "r.json"
     result = run_cli(
-        encoder_file, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        encoder_file, "--data", tree, "--protocol", "quick", "--workers", "0",
         "--tasks", "equivariance", "--cache", tmp_path / "c", "--out", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -359,12 +362,10 @@ def test_results_are_validated_on_write_and_read(rendered_tree, encoder_file, tm
     assert not (tmp_path / "never.json").exists()
 
 
-def test_equivariance_needs_a_predictor(rendered_tree, tmp_path):
+def test_equivariance_needs_a_predictor(tree, tmp_path):
     path = tmp_path / "plain.py"
     path.write_text(ENCODER.split("class Head")[0])
-    result = run_cli(
-        path, "--data", rendered_tree, "--tasks", "equivariance", "--out", tmp_path / "r"
-    )
+    result = run_cli(path, "--data", tree, "--tasks", "equivariance", "--out", tmp_path / "r")
     assert result.exit_code == 1 and "needs build_predictor" in result.output
 
 
@@ -378,13 +379,13 @@ def test_config_is_validated():
             EvalConfig(data=Path("."), device="cuda")
 
 
-def test_example_runs_equivariance(rendered_tree, tmp_path):
+def test_example_runs_equivariance(tree, tmp_path):
     example = Path(__file__).resolve().parents[2] / "examples" / "my_encoder.py"
     copy = tmp_path / "my_encoder.py"
     shutil.copy(example, copy)
     out = tmp_path / "r.json"
     result = run_cli(
-        copy, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        copy, "--data", tree, "--protocol", "quick", "--workers", "0",
         "--tasks", "equivariance", "--cache", tmp_path / "c", "--out", out,
         "--allow-resolution-mismatch",  # a 256 px encoder on the 32 px test render
     )  # fmt: skip
@@ -448,7 +449,7 @@ def build_predictor(checkpoint):
 """
 
 
-def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_path):
+def test_collapsed_encoder_scores_at_chance_on_every_metric(tree, tmp_path):
     """Every feature equal, a predictor that ignores its input: before the tie rule this
     scored MRR = H@1 = H@k = 1.0 through `iebench evaluate`."""
     from iebench.data.tree import TreeIndex
@@ -458,7 +459,7 @@ def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_p
     path.write_text(COLLAPSED)
     out = tmp_path / "r.json"
     result = run_cli(
-        path, "--data", rendered_tree, "--protocol", "quick", "--workers", "0",
+        path, "--data", tree, "--protocol", "quick", "--workers", "0",
         "--cache", tmp_path / "c", "--out", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -466,7 +467,7 @@ def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_p
     views = 4
     chance_mrr = np.mean(1 / np.arange(1, views + 1))
     quats = {
-        split: euler_to_quaternion(TreeIndex.load(rendered_tree, split).latents[..., :3])
+        split: euler_to_quaternion(TreeIndex.load(tree, split).latents[..., :3])
         for split in ("train", "val")
     }
     quats = {split: q.reshape(-1, 4) for split, q in quats.items()}
@@ -487,7 +488,7 @@ def test_collapsed_encoder_scores_at_chance_on_every_metric(rendered_tree, tmp_p
     for part in scores["classification"].values():
         assert part["top1"].mean <= 25.0 + 1e-9
     # R^2 around one global mean rewards each output's own mean: chance is the best constant.
-    val = SplitData.build(TreeIndex.load(rendered_tree, "val"), np.zeros((4, views, 1)), "cpu")
+    val = SplitData.build(TreeIndex.load(tree, "val"), np.zeros((4, views, 1)), "cpu")
     for task in ("rotation", "colour"):
         pairs = val_pairs(task, val, 0, EvalConfig(data=Path(".")).val_pairs_per_object)
         targets = pair_task_targets(task, val, *pairs)

@@ -1,4 +1,5 @@
-"""Training on a tiny real render: every method learns, runs resume exactly, DDP = one big batch."""
+"""Training on a tiny hand-built tree (the rendered test tree's shape: 8 training objects,
+4 views): every method learns, runs resume exactly, bad configs are one line."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from helpers.handbuilt import build_rendered_shape
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -39,6 +41,12 @@ TINY = {"resolution": 32, "width": 8, "projector": (32, 32, 32), "workers": 0, "
 TINY_ARGS = ["--resolution", "32", "--width", "8", "--projector", "32-32-32", "--workers", "0"]
 
 
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 training objects of 4 classes, 4 views each, 32 px (treat it as read-only)."""
+    return build_rendered_shape(tmp_path_factory.mktemp("tree"))
+
+
 def tiny_config(tree: Path, out: Path, method: str = "sie", **overrides) -> TrainConfig:
     settings = {**TINY, "epochs": 3, "batch_size": 8, **overrides}
     return TrainConfig(method=method, data=str(tree), out=str(out), **settings)
@@ -59,9 +67,9 @@ def fixed_batch(tree: Path, config: TrainConfig) -> PairBatch:
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_every_method_trains_and_its_loss_falls(rendered_tree, tmp_path, method):
+def test_every_method_trains_and_its_loss_falls(tree, tmp_path, method):
     # The 8 training objects in batches of 4: 2 steps per epoch, fresh view pairs each epoch.
-    config = tiny_config(rendered_tree, tmp_path / method, method, epochs=2, batch_size=4)
+    config = tiny_config(tree, tmp_path / method, method, epochs=2, batch_size=4)
     history = train(config).history
     assert [(row["epoch"], row["steps"]) for row in history] == [(1, 2), (2, 2)]
     terms = {name for name, weight in METHODS[method].weights.items() if weight}
@@ -70,7 +78,7 @@ def test_every_method_trains_and_its_loss_falls(rendered_tree, tmp_path, method)
     # Ten Adam steps (the run's lr and weight decay) on one batch of real pairs.
     config = config.resolved()
     model = build_model(config)
-    batch = fixed_batch(rendered_tree, config)
+    batch = fixed_batch(tree, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     losses = []
     for _ in range(11):
@@ -82,8 +90,8 @@ def test_every_method_trains_and_its_loss_falls(rendered_tree, tmp_path, method)
     assert losses[-1] < 0.9 * losses[0], losses
 
 
-def test_run_files_and_submission(rendered_tree, tmp_path):
-    run = train(tiny_config(rendered_tree, tmp_path / "run", epochs=2)).run
+def test_run_files_and_submission(tree, tmp_path):
+    run = train(tiny_config(tree, tmp_path / "run", epochs=2)).run
     stored = json.loads((run / "config.json").read_text())
     assert stored["method"] == "sie" and stored["projector"] == [32, 32, 32]
     assert stored["weights"] == {
@@ -127,13 +135,13 @@ def test_baseline_files_are_the_template(method):
     )
 
 
-def test_bad_configs_are_one_clear_line(rendered_tree, tmp_path):
+def test_bad_configs_are_one_clear_line(tree, tmp_path):
     with pytest.raises(IebenchError, match="unknown loss weights nce"):
-        train(tiny_config(rendered_tree, tmp_path / "a", weights={"nce": 1.0}))
+        train(tiny_config(tree, tmp_path / "a", weights={"nce": 1.0}))
     with pytest.raises(IebenchError, match="8 training objects, fewer than the batch size 16"):
-        train(tiny_config(rendered_tree, tmp_path / "b", batch_size=16))
+        train(tiny_config(tree, tmp_path / "b", batch_size=16))
     with pytest.raises(IebenchError, match="multiple of 32"):
-        train(tiny_config(rendered_tree, tmp_path / "c", resolution=40))
+        train(tiny_config(tree, tmp_path / "c", resolution=40))
     with pytest.raises(IebenchError, match="split file missing"):
         train(tiny_config(tmp_path, tmp_path / "d"))
     assert not (tmp_path / "d").exists()  # nothing written: a corrected run starts afresh
@@ -143,7 +151,7 @@ def test_bad_configs_are_one_clear_line(rendered_tree, tmp_path):
             "train",
             "sie",
             "--data",
-            str(rendered_tree),
+            str(tree),
             "--out",
             str(tmp_path / "e"),
             "--weight",
@@ -153,11 +161,11 @@ def test_bad_configs_are_one_clear_line(rendered_tree, tmp_path):
     assert result.exit_code == 1 and "--weight 'cov=x': expected NAME=VALUE" in result.output
 
 
-def test_resume_after_a_kill_matches_the_uninterrupted_run(rendered_tree, tmp_path):
+def test_resume_after_a_kill_matches_the_uninterrupted_run(tree, tmp_path):
     epochs = 8
-    uninterrupted = train(tiny_config(rendered_tree, tmp_path / "whole", epochs=epochs))
+    uninterrupted = train(tiny_config(tree, tmp_path / "whole", epochs=epochs))
     killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "iebench", "train", "sie", "--data", str(rendered_tree),
+    command = [sys.executable, "-m", "iebench", "train", "sie", "--data", str(tree),
                "--out", str(killed), "--epochs", str(epochs), "--batch-size", "8", "--quiet",
                *TINY_ARGS]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -173,11 +181,11 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(rendered_tree, tmp_pa
     assert not (killed / "final.pth").exists()
 
     # A plain restart refuses to overwrite; another config cannot resume this run.
-    config = tiny_config(rendered_tree, killed, epochs=epochs)
+    config = tiny_config(tree, killed, epochs=epochs)
     with pytest.raises(IebenchError, match="already holds a run"):
         train(config)
     with pytest.raises(IebenchError, match=r"lr: 0.001 -> 0.002"):
-        train(tiny_config(rendered_tree, killed, epochs=epochs, lr=2e-3), resume=True)
+        train(tiny_config(tree, killed, epochs=epochs, lr=2e-3), resume=True)
 
     resumed = train(config, resume=True)
     assert [row["loss"] for row in resumed.history] == [
@@ -233,16 +241,16 @@ def test_sie_learns_an_equivariant_predictor_when_the_pose_is_visible():
     assert error < 0.5 * shuffled and error < F.mse_loss(e1, e2).item()
 
 
-def test_partial_last_batch_is_kept_by_default_as_the_official_loop(rendered_tree, tmp_path):
+def test_partial_last_batch_is_kept_by_default_as_the_official_loop(tree, tmp_path):
     """8 training objects in batches of 3: the official loop takes 3 steps (3, 3, 2) per
     epoch, as on the published split (41 steps of 1024, the last of 960); before, 2."""
-    kept = train(tiny_config(rendered_tree, tmp_path / "keep", epochs=1, batch_size=3))
+    kept = train(tiny_config(tree, tmp_path / "keep", epochs=1, batch_size=3))
     assert kept.history[0]["steps"] == 3
-    config = tiny_config(rendered_tree, tmp_path / "drop", epochs=1, batch_size=3)
+    config = tiny_config(tree, tmp_path / "drop", epochs=1, batch_size=3)
     dropped = train(dataclasses.replace(config, last_batch="drop"))
     assert dropped.history[0]["steps"] == 2
     with pytest.raises(IebenchError, match="last batch of each epoch would hold 1 object"):
-        train(tiny_config(rendered_tree, tmp_path / "one", epochs=1, batch_size=7))
+        train(tiny_config(tree, tmp_path / "one", epochs=1, batch_size=7))
     official = dataclasses.replace(config, covariance_divisor="batch-size").resolved()
     assert official.method_spec().covariance_rows == 3
     assert config.resolved().method_spec().covariance_rows is None
@@ -265,13 +273,13 @@ def test_an_untrained_run_is_written_once_with_the_seeds_initial_backbone(tmp_pa
     assert (files.final.stat().st_mtime_ns, files.submission.stat().st_mtime_ns) == written
 
 
-def test_a_run_being_written_refuses_a_second_run_into_its_folder(rendered_tree, tmp_path):
+def test_a_run_being_written_refuses_a_second_run_into_its_folder(tree, tmp_path):
     """Two runs resumed into one folder would interleave checkpoints: the second is refused
     in one line naming the folder and the holder, and the first run's files are untouched."""
     from iebench.core.locks import hold
     from iebench.training.loop import RUN_LOCK_NAME
 
-    config = tiny_config(rendered_tree, tmp_path / "run", method="vicreg", epochs=1)
+    config = tiny_config(tree, tmp_path / "run", method="vicreg", epochs=1)
     train(config)
     written = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}
     refused = pytest.raises(IebenchError, match=r"run: another training run is writing this run")
