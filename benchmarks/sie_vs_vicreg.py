@@ -534,7 +534,7 @@ def print_frozen_backbone_checks(args: argparse.Namespace, tree: Path) -> None:
         print(f"  {label:<20} {own:.3f} / {other:.3f} (ratio {own / other:.2f}), MRR {mrr:.3f}")
 
 
-BOARD_DATASET = "3DIEBench-mini (built-in objects, pose-only factors, 64 px)"
+BOARD_DATASET = MINI.display_name
 
 
 def publish(args: argparse.Namespace, tree: Path, board: Path) -> None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from iebench.leaderboard import Built
 
 TRACK = MINI_PILOT
-DEMO_DATASET_NAME = f"{TRACK.name} (built-in objects, pose-only factors, {TRACK.resolution} px)"
+DEMO_DATASET_NAME = TRACK.display_name
 RENDER_PRESET = "preview"
 PROTOCOL = "reference"
 # The demo's duration on 2 CPU cores, set-up included (`make demo` on a clean clone measured

@@ -36,7 +36,7 @@ def test_demo_runs_every_stage_and_publishes_every_method(tmp_path):
     assert {e.track.protocol for e in entries} == {"reference"}
     assert report.page.is_file() and report.plot.is_file()
     assert report.table.splitlines()[0] == (
-        "3DIEBench-mini pilot (built-in objects, pose-only factors, 64 px), "
+        "3DIEBench-mini pilot (procedural objects, pose-only factors, 64 px), "
         "reference protocol, 64 px"
     )
     # The floors under the scores: chance MRR of 1 true view among 3 is (1 + 1/2 + 1/3) / 3;
