@@ -25,7 +25,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,16 +54,30 @@ class DemoConfig:
     """The demo's sizes (the rest is the track's); the defaults take ``DEMO_MINUTES`` on
     2 CPU cores."""
 
-    out: Path = Path("demo")
-    per_class: int = TRACK.per_class  # objects per category (4); 2 or more: both splits
-    views: int = TRACK.views
-    epochs: int = TRACK.epochs
+    # Each field with a help is an `iebench demo` option (iebench.cli.options).
+    out: Path = field(
+        default=Path("demo"),
+        metadata={"help": "Folder of everything the demo writes (a second run resumes it)."},
+    )
+    # 2 or more: both splits.
+    per_class: int = field(
+        default=TRACK.per_class,
+        metadata={"help": "Built-in objects per category (the mini track's 4)."},
+    )
+    views: int = field(
+        default=TRACK.views, metadata={"help": "Views rendered per object (preview preset)."}
+    )
+    epochs: int = field(default=TRACK.epochs, metadata={"help": "Training epochs of each method."})
     seed: int = 0
     # SIE, the invariant baseline, and one equivariant-by-prediction method (E-SSL).
     methods: tuple[str, ...] = ("sie", "vicreg", "predict-rotation3d")
-    jobs: int = 2  # runs at a time, each in its own process
+    jobs: int = field(
+        default=2, metadata={"help": "Runs trained at a time, each in its own process."}
+    )
     render_workers: int = 2
-    progress: bool = True
+    progress: bool = field(
+        default=True, metadata={"help": "No progress bars.", "option": "--quiet"}
+    )
 
     def __post_init__(self) -> None:
         from iebench.methods import METHODS

@@ -14,6 +14,8 @@ place that says the option's name, help, type, choices and default. Metadata key
 ``path``          True for a text field holding a path
 ``text``          True to take the value as one text for the config to parse (e.g. a
                   comma-separated list), whatever the annotation
+``comma``         True for a ``tuple[str, ...]`` field given as one comma-separated text
+                  (the default shown joined; blank names dropped)
 ``min``           the smallest integer allowed
 ``example``       for ``NAME=VALUE`` options: a valid pair, quoted by the error
 
@@ -104,6 +106,8 @@ class _FieldOption:
             return click.option(self.name, self.field.name, multiple=True, **settings)
         if self.kind == "sizes" and default is not None:
             default = "-".join(map(str, default))
+        if self.kind == "comma" and default is not None:
+            default = ",".join(default)
         if "flag_value" in meta:
             settings.update(is_flag=False, flag_value=meta["flag_value"])
         if "metavar" in meta:
@@ -135,6 +139,8 @@ class _FieldOption:
                 raise IebenchError(
                     f"{self.name} {given!r}: expected sizes like 2048-2048-2048"
                 ) from None
+        if self.kind == "comma" and given is not None:
+            return tuple(name.strip() for name in given.split(",") if name.strip())
         if self.kind == "pairs":
             return dict(self._pair(text) for text in given)
         if self.kind == "items":
@@ -156,12 +162,18 @@ def _field_options(config: type) -> dict[str, _FieldOption]:
     """The fields of ``config`` that are options (their metadata has a help), in order."""
     hints = typing.get_type_hints(config)
     return {
-        field.name: _FieldOption(
-            field, "text" if field.metadata.get("text") else _kind(hints[field.name])
-        )
+        field.name: _FieldOption(field, _field_kind(field, hints[field.name]))
         for field in dataclasses.fields(config)
         if "help" in field.metadata
     }
+
+
+def _field_kind(field: dataclasses.Field, annotation: Any) -> str:
+    """How the field is written: as its metadata says, else as its annotation's kind."""
+    for kind in ("comma", "text"):
+        if field.metadata.get(kind):
+            return kind
+    return _kind(annotation)
 
 
 def config_options(

@@ -60,28 +60,62 @@ class StudyConfig:
     width. ``lr`` None: the paper's rule for SGD (0.6 x batch / 512), 1e-3 for Adam.
     """
 
-    out: Path
-    data: Path | None = None
-    cifar: Path | None = None
-    transformations: tuple[str, ...] = tuple(TRANSFORMS)
-    resolution: int = 64  # trees only; CIFAR is 32 px
-    backbone: str | None = None
-    width: int = 64
+    # Each field with a help is an `iebench study transformations` option (iebench.cli.options).
+    out: Path = field(metadata={"help": "Output folder."})
+    data: Path | None = field(default=None, metadata={"help": "A 3DIEBench tree (train -> val)."})
+    cifar: Path | None = field(
+        default=None,
+        metadata={
+            "help": "A CIFAR-10/100 python-format .tar.gz or extracted folder (never downloaded)."
+        },
+    )
+    transformations: tuple[str, ...] = field(
+        default=tuple(TRANSFORMS),
+        metadata={"help": "Comma-separated transformations to predict.", "comma": True},
+    )
+    # Trees only; CIFAR is 32 px.
+    resolution: int = field(default=64, metadata={"help": "Tree image size."})
+    backbone: str | None = field(
+        default=None,
+        metadata={
+            "help": "Backbone [default: resnet18-cifar at 64 px and below, else resnet18].",
+            "choices": tuple(BACKBONES),
+        },
+    )
+    width: int = field(default=64, metadata={"help": "First-stage width."})
     head_hidden: int = 2048
-    steps: int = 1000
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float | None = None
+    steps: int = field(default=1000, metadata={"help": "Steps per encoder."})
+    batch_size: int = field(default=128, metadata={"help": "Pretraining batch."})
+    optimizer: str = field(
+        default="sgd", metadata={"help": "Pretraining optimizer.", "choices": OPTIMIZERS}
+    )
+    lr: float | None = field(
+        default=None,
+        metadata={"help": "Pretraining learning rate [default: sgd 0.6 x batch/512, adam 1e-3]."},
+    )
     weight_decay: float = 1e-6
-    probe_epochs: int = 100
+    probe_epochs: int = field(default=100, metadata={"help": "Linear-probe epochs."})
     probe_lr: float = 1e-3
     probe_batch_size: int = 256
-    max_train_images: int | None = None
-    max_test_images: int | None = None
-    seed: int = 0
-    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
-    workers: int = 0
-    progress: bool = True
+    max_train_images: int | None = field(
+        default=None, metadata={"help": "Random subset of train images."}
+    )
+    max_test_images: int | None = field(
+        default=None, metadata={"help": "Random subset of test images."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of weights, data and probes."})
+    device: str = field(
+        default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu",
+        # The help says the default, which depends on the machine.
+        metadata={
+            "help": "torch device [default: cuda if available, else cpu]",
+            "show_default": False,
+        },
+    )
+    workers: int = field(default=0, metadata={"help": "Image loading workers."})
+    progress: bool = field(
+        default=True, metadata={"help": "No progress bars.", "option": "--quiet"}
+    )
 
     def __post_init__(self) -> None:
         for name in ("out", "data", "cifar"):
