@@ -13,8 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from iebench.cli import cli
+from iebench.cli.demo import demo
 from iebench.cli.options import config_options, config_values
+from iebench.cli.study import transformations
 from iebench.cli.train import _given_fields, train_command
+from iebench.demo import DemoConfig
+from iebench.studies.transformations import StudyConfig
 from iebench.training.config import TrainConfig
 
 
@@ -34,6 +38,7 @@ class Toy:
     )
     progress: bool = field(default=True, metadata={"help": "Quiet.", "option": "--quiet"})
     fast: bool = field(default=False, metadata={"help": "Fast."})
+    names: tuple[str, ...] = field(default=("a", "b"), metadata={"help": "Names.", "comma": True})
     hidden: int = 7  # no help: no option
 
 
@@ -54,7 +59,7 @@ def test_defaults_are_the_configs_and_values_reach_it_converted():
     result = run(
         *("--out", "o", "--count", "5", "--scale", "2", "--colour", "blue"),
         *("--sizes", "4-8,16", "--extra", "1-1", "--weight", "a=1.5", "--weight", "b = 2"),
-        *("--address", "--quiet", "--fast"),
+        *("--address", "--quiet", "--fast", "--names", " x, ,y,"),
     )
     assert result.exit_code == 0, result.output
     expected = Toy(
@@ -68,6 +73,7 @@ def test_defaults_are_the_configs_and_values_reach_it_converted():
         address="local",
         progress=False,
         fast=True,
+        names=("x", "y"),  # blank names dropped
     )
     assert result.output.strip() == repr(expected)
     assert "address='at-host'" in run("--out", "o", "--address", "at-host").output
@@ -83,9 +89,11 @@ def test_help_shows_each_option_once_with_its_default():
         "--sizes TEXT",
         "--address [AT]",
         "--quiet",
+        "--names TEXT",
     ):
         assert line in text, line
     assert "[default: 3; x>=1]" in text and "[default: 2-2]" in text
+    assert "[default: a,b]" in text
     assert "[required]" in text  # --out has no default
 
 
@@ -138,3 +146,73 @@ def test_train_refuses_a_bad_sizes_option_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert "Error: --layers '2-x': expected sizes like 2048-2048-2048" in result.output
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command, config", [(transformations, StudyConfig), (demo, DemoConfig)])
+def test_every_option_of_study_and_demo_is_a_config_field(command, config):
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    for param in command.params:  # neither command has an option of its own
+        assert param.help == fields[param.name].metadata["help"], param.name
+    by_field = {p.name: p for p in command.params}
+    assert by_field["progress"].opts == ["--quiet"]
+
+
+def parsed(command: click.Command, config: type, words: list[str]):
+    """The config ``command`` builds from ``words`` (under the root's context, as when run:
+    click keeps the first help option it makes)."""
+    parent = cli.make_context("iebench", [command.name], resilient_parsing=True)
+    with command.make_context(command.name, words, parent=parent) as context:
+        return config(**config_values(config, context.params))
+
+
+def test_study_options_reach_its_config_as_typed():
+    words = ["--cifar", "c", "--out", "o", "--transformations", "rot4, invert", "--quiet"]
+    config = parsed(transformations, StudyConfig, words)
+    assert config.transformations == ("rot4", "invert") and config.progress is False
+    assert (config.cifar, config.out, config.resolution, config.lr) == (
+        Path("c"),
+        Path("o"),
+        32,
+        0.15,
+    )
+    config = parsed(transformations, StudyConfig, ["--data", "d", "--out", "o"])
+    assert config == StudyConfig(data=Path("d"), out=Path("o"))
+
+
+def test_demo_options_reach_its_config_as_typed():
+    words = ["--out", "d", "--per-class", "2", "--views", "6", "--epochs", "5", "--jobs", "1"]
+    config = parsed(demo, DemoConfig, [*words, "--quiet"])
+    assert config == DemoConfig(Path("d"), per_class=2, views=6, epochs=5, jobs=1, progress=False)
+    assert parsed(demo, DemoConfig, []) == DemoConfig()
+
+
+def help_lines(*words: str) -> str:
+    """The help of ``iebench WORDS`` as a pipe gets it (78 columns)."""
+    return CliRunner().invoke(cli, [*words, "-h"], prog_name="iebench", terminal_width=78).output
+
+
+def test_study_and_demo_help_keep_their_defaults_said_in_words():
+    text = help_lines("study", "transformations")
+    for lines in (
+        "  --out PATH                      Output folder.  [required]\n",
+        "  --transformations TEXT          Comma-separated transformations to predict.\n"
+        "                                  [default: hflip,grayscale,rot4,vflip,jigsaw,\n"
+        "                                  blur4,invert]\n",
+        "                                  Backbone [default: resnet18-cifar at 64 px\n"
+        "                                  and below, else resnet18].\n",
+        "  --optimizer [sgd|adam]          Pretraining optimizer.  [default: sgd]\n",
+        "  --device TEXT                   torch device [default: cuda if available,\n"
+        "                                  else cpu]\n",
+        "  --max-train-images INTEGER      Random subset of train images.\n",
+        "  --quiet                         No progress bars.\n",
+    ):
+        assert lines in text, lines
+    text = help_lines("demo")
+    for lines in (
+        "  --out PATH           Folder of everything the demo writes (a second run\n"
+        "                       resumes it).  [default: demo]\n",
+        "  --per-class INTEGER  Built-in objects per category (the mini track's 4).\n"
+        "                       [default: 40]\n",
+        "  --quiet              No progress bars.\n",
+    ):
+        assert lines in text, lines
