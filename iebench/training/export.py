@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
+from iebench.evaluation.submission import portable_path
 from iebench.methods import METHODS, Method, build_method, method_info
 from iebench.methods.sie import SIE
 from iebench.models.backbones import backbone_info, build_backbone
@@ -250,14 +251,16 @@ def write_run_outputs(
 
 
 def run_submission_source(config: TrainConfig, name: str | None = None) -> str:
-    """The submission of a finished run: its sizes, its final.pth (relative to the run)."""
+    """The submission of a finished run: its sizes, its final.pth (relative to the run). Its
+    usage line names the run's folder as results do (relative to the repository holding it,
+    else by its name), so a committed run carries no machine path."""
     return submission_source(
         config.method,
         config.width,
         config.layers,
         config.resolution,
         config.equivariant_dims,
-        usage=f"iebench evaluate {Path(config.out) / RunFiles(Path()).submission.name}",
+        usage=f"iebench evaluate {portable_path(config.out)}/{RunFiles(Path()).submission.name}",
         checkpoint=RunFiles(Path()).final.name,
         backbone=config.backbone,
         name=name,

@@ -159,3 +159,19 @@ def test_the_provenance_section_is_checked_as_untrusted_input():
         + repr(["x"] * 12)[:-1]
         + ",...(1005 characters)",
     ]
+
+
+def test_a_runs_submission_file_names_its_folder_without_machine_paths(tmp_path):
+    """A run's submission.py is committed with the board's rows: its usage line names the run
+    as results do (relative to the repository holding it, else by the folder's name)."""
+    from iebench.training.config import TrainConfig
+    from iebench.training.export import run_submission_source
+
+    run = tmp_path / "runs" / "sie-s0"
+    run.mkdir(parents=True)
+    config = TrainConfig(method="sie", data=tmp_path / "tree", out=run).resolved()
+    source = run_submission_source(config)
+    assert "    iebench evaluate sie-s0/submission.py\n" in source and str(tmp_path) not in source
+    git(tmp_path, "init", "-q")
+    source = run_submission_source(config)
+    assert "    iebench evaluate runs/sie-s0/submission.py\n" in source
