@@ -17,6 +17,7 @@ from tqdm import tqdm
 from iebench import __version__
 from iebench.core.errors import IebenchError
 from iebench.core.processes import start, stop
+from iebench.core.repository import portable_path
 from iebench.data.torch_seeding import torch_generator as generator
 from iebench.data.tree import TreeIndex, require_objects
 from iebench.data.validate import expectations, latent_problems, split_latents
@@ -33,7 +34,6 @@ from iebench.evaluation.submission import (
     Submission,
     iebench_commit,
     load_submission,
-    portable_path,
 )
 from iebench.evaluation.tasks import (
     SplitData,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import site
-import subprocess
 import sys
 import sysconfig
 import traceback
@@ -41,6 +40,7 @@ import torch
 import iebench
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
+from iebench.core.repository import git, repository_commit
 from iebench.data.preprocess import DEFAULT_RESOLUTION, MEAN, STD
 from iebench.data.torch_seeding import seeded_global_state
 from iebench.protocol.results import SAFE_NAME_TEXT, is_safe_name
@@ -234,59 +234,11 @@ def resolve_checkpoint(path: Path, metadata: EncoderMetadata, override: Path | N
     return checkpoint
 
 
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess | None:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def repository_commit(path: Path) -> str | None:
-    """The commit checked out in the git repository holding ``path``, with "-dirty" when
-    tracked files have uncommitted changes or ``path`` itself is not committed; None outside
-    a repository (or without git)."""
-    path = Path(path).resolve()
-    head = _git(path.parent, "rev-parse", "HEAD")
-    if head is None or head.returncode != 0:
-        return None
-    status = _git(path.parent, "status", "--porcelain", "--untracked-files=no")
-    tracked = _git(path.parent, "ls-files", "--error-unmatch", path.name)
-    clean = (
-        status is not None
-        and status.returncode == 0
-        and not status.stdout.strip()
-        and tracked is not None
-        and tracked.returncode == 0
-    )
-    return head.stdout.strip() + ("" if clean else "-dirty")
-
-
-def repository_root(path: Path) -> Path | None:
-    """The top folder of the git repository holding ``path`` (a file or folder), or None."""
-    path = Path(path).resolve()
-    top = _git(path if path.is_dir() else path.parent, "rev-parse", "--show-toplevel")
-    if top is None or top.returncode != 0 or not top.stdout.strip():
-        return None
-    return Path(top.stdout.strip()).resolve()
-
-
-def portable_path(path: Path | str) -> str:
-    """``path`` as a results file records it, free of this machine's folders: relative to the
-    root of the git repository holding it (POSIX form), else its bare name."""
-    resolved = Path(path).resolve()
-    root = repository_root(resolved)
-    if root is not None and resolved.is_relative_to(root) and resolved != root:
-        return resolved.relative_to(root).as_posix()
-    return resolved.name
-
-
 def iebench_commit() -> str | None:
     """The commit of the iebench source tree running, "-dirty" when its tracked files have
     changes; None for an installed copy (no repository tracks its files)."""
     package = Path(iebench.__file__).resolve()
-    tracked = _git(package.parent, "ls-files", "--error-unmatch", package.name)
+    tracked = git(package.parent, "ls-files", "--error-unmatch", package.name)
     if tracked is None or tracked.returncode != 0:
         return None
     return repository_commit(package)

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import sha256_file
+from iebench.core.repository import repository_root
 from iebench.evaluation.config import EvalConfig, default_device
 from iebench.evaluation.features import dataset_fingerprint
 from iebench.evaluation.run import evaluate
-from iebench.evaluation.submission import iebench_commit, repository_root
+from iebench.evaluation.submission import iebench_commit
 from iebench.protocol.results import (
     Results,
     parse_results,

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iebench.core.errors import IebenchError
-from iebench.core.io import write_bytes_atomic
+from iebench.core.io import sha256_file, write_bytes_atomic
+from iebench.core.repository import committed_file, repository_root
 from iebench.leaderboard.board import (
     DATASETS_NAME,
     RESULTS_DIR,
+    Entry,
     board_lock,
     load_board,
     read_dataset_names,
@@ -49,6 +51,20 @@ def require_board(board: Path) -> None:
         )
 
 
+def committed_checkpoints(board: Path, entries: list[Entry]) -> set[str]:
+    """The entries whose recorded checkpoint is in the repository holding the board (the
+    board's folder outside one), with the recorded sha256: anyone with a clone can re-run
+    them (`iebench leaderboard verify`)."""
+    base = repository_root(board) or Path(board).resolve()
+    committed = set()
+    for entry in entries:
+        encoder = entry.data["encoder"]
+        path = committed_file(base, encoder["checkpoint"])
+        if path is not None and sha256_file(path) == encoder["checkpoint_sha256"]:
+            committed.add(entry.path)
+    return committed
+
+
 def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
     """(measured tables, one per track; reported tables) after checking the whole board:
     its results files, verified.csv, reported.csv and datasets.csv."""
@@ -56,7 +72,8 @@ def board_tables(board: Path) -> tuple[list[Table], list[Table]]:
     state.check(board)
     verified = read_verified(board, {entry.path for entry in state.entries})
     done = {(v.entry, v.results_sha256) for v in verified}
-    measured = track_tables(state.entries, read_dataset_names(board), done)
+    committed = committed_checkpoints(board, state.entries)
+    measured = track_tables(state.entries, read_dataset_names(board), done, committed)
     return measured, reported_tables(read_reported(board))
 
 

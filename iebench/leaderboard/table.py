@@ -63,6 +63,7 @@ TRAINING_SEED = Column("training_seed", "training seed")
 PROBE_SEEDS = Column("probe_seeds", "probe seeds")
 VERIFIED = Column("verified", "verified", numeric=False)
 RESULTS = Column("results", "results file", numeric=False)
+CHECKPOINT = Column("checkpoint", "checkpoint", numeric=False)
 VERIFIED_MARK = "verified"
 
 REPORTED_COLUMNS = (
@@ -223,10 +224,12 @@ def track_tables(
     entries: list[Entry],
     dataset_names: dict[str, str],
     verified: set[tuple[str, str]] = frozenset(),
+    committed: set[str] = frozenset(),
 ) -> list[Table]:
     """One table per track, a row per method (its training seeds aggregated) ranked, and
     its per-seed table; reference-protocol tracks first, then by name. ``verified`` holds
-    (entry path, sha256) of the files `leaderboard verify` re-computed."""
+    (entry path, sha256) of the files `leaderboard verify` re-computed, ``committed`` the
+    entry paths whose checkpoint is in the board's repository (as recorded, same sha256)."""
 
     def order(track: Track) -> tuple[bool, str, str]:
         return (track.protocol != "reference", track.title(dataset_names), track.slug)
@@ -253,15 +256,27 @@ def track_tables(
             )
         title = track.title(dataset_names)
         reference = _reference_row(track_entries, columns)
-        per_seed = _per_seed_table(title, track_entries, shown, verified)
+        per_seed = _per_seed_table(title, track_entries, shown, verified, committed)
         tables.append(Table(title, columns, tuple(rows), tuple(track_entries), reference, per_seed))
     return tables
 
 
+def _checkpoint_cell(entry: Entry, committed: set[str]) -> Cell:
+    """Where a results file's checkpoint is: committed beside the board, or only its sha256
+    in the file (the submitter says where it is published)."""
+    if entry.data["encoder"]["checkpoint"] is None:
+        return Cell("none")
+    return Cell("committed" if entry.path in committed else "not committed")
+
+
 def _per_seed_table(
-    title: str, entries: list[Entry], shown: list[Column], verified: set[tuple[str, str]]
+    title: str,
+    entries: list[Entry],
+    shown: list[Column],
+    verified: set[tuple[str, str]],
+    committed: set[str],
 ) -> Table:
-    columns = (NAME, TRAINING_SEED, *shown, DIM, PROBE_SEEDS, VERIFIED, RESULTS)
+    columns = (NAME, TRAINING_SEED, *shown, DIM, PROBE_SEEDS, VERIFIED, CHECKPOINT, RESULTS)
     rows = []
     for entry in entries:
         seed = entry.training_seed
@@ -275,6 +290,7 @@ def _per_seed_table(
                 Cell(str(dim), dim),
                 Cell(str(probe_seeds), probe_seeds),
                 _verified_cell([entry], verified),
+                _checkpoint_cell(entry, committed),
                 Cell(f"results/{entry.path}"),
             )
         )

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from iebench.core.errors import IebenchError
 from iebench.core.io import write_text_atomic
-from iebench.evaluation.submission import portable_path
+from iebench.core.repository import portable_path
 from iebench.methods import METHODS, Method, build_method, method_info
 from iebench.methods.sie import SIE
 from iebench.models.backbones import backbone_info, build_backbone

@@ -15,8 +15,9 @@ from helpers.handbuilt import build_tree
 from helpers.leaderboard_helpers import REPO_BOARD
 
 from iebench.cli import cli
+from iebench.core.repository import portable_path
 from iebench.evaluation.run import portable_command
-from iebench.evaluation.submission import iebench_commit, portable_path
+from iebench.evaluation.submission import iebench_commit
 from iebench.protocol.results import _COMMIT, read_results, schema_problems
 
 ENCODER = """\

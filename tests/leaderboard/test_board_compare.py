@@ -227,3 +227,39 @@ def test_verified_rows_are_marked_and_verified_csv_is_checked(tmp_path):
         (board / "verified.csv").write_text(VERIFIED_HEADER + line + "\n")
         with pytest.raises(IebenchError, match=f"verified.csv:2: .*{message}"):
             board_tables(board)
+
+
+def test_the_per_seed_table_says_whether_each_checkpoint_is_committed(tmp_path):
+    """A row anyone can re-run has its weights in the board's repository at the recorded
+    path with the recorded sha256; a recorded path that leads out of it never counts."""
+    import hashlib
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    board = new_board(tmp_path)
+    weights = tmp_path / "runs" / "a" / "final.pth"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    cases = {
+        "kept": ("runs/a/final.pth", digest),
+        "changed": ("runs/a/final.pth", "0" * 64),
+        "elsewhere": ("runs/b/final.pth", digest),
+        "none": (None, None),
+    }
+    for index, (name, (checkpoint, sha)) in enumerate(cases.items()):
+        path = write(make_results(name, 50.0 + index, 0.3), tmp_path / f"{name}.json")
+        edit(
+            path,
+            lambda d, c=checkpoint, s=sha: d["encoder"].update(checkpoint=c, checkpoint_sha256=s),
+        )
+        submit(path, board, base=tmp_path / "nowhere")
+    [table] = board_tables(board)[0]
+    keys = [c.key for c in table.per_seed.columns]
+    where = {row[0].text: row[keys.index("checkpoint")].text for row in table.per_seed.rows}
+    assert where == {
+        "kept": "committed",
+        "changed": "not committed",
+        "elsewhere": "not committed",
+        "none": "none",
+    }
