@@ -3,6 +3,7 @@
     python benchmarks/sie_vs_vicreg.py --track mini       # 3DIEBench-mini: the verdict, 5 seeds
     python benchmarks/sie_vs_vicreg.py --track mini --board leaderboard   # + the board's rows
     python benchmarks/sie_vs_vicreg.py --track mini --tuning   # the tree settings are chosen on
+    python benchmarks/sie_vs_vicreg.py --track mini --render-only --out leaderboard/mini-track
     python benchmarks/sie_vs_vicreg.py                    # the published factors (fails here)
 
 Renders (once, then reused) built-in objects with the preview preset: by default
@@ -436,6 +437,11 @@ def parser() -> argparse.ArgumentParser:
         help="also train SimCLR and the bound for every seed and submit every run to this "
         "board (e.g. leaderboard), then rebuild it",
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="render the tree and stop (e.g. to verify a board row from its committed weights)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     return parser
@@ -496,6 +502,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     tree = render(args)
+    if args.render_only:
+        print(tree)
+        return
     rendered = time.perf_counter()
     train_and_evaluate(args, tree)
     trained = time.perf_counter()

@@ -179,8 +179,10 @@ def _portable_argument(argument: str) -> str:
 
 def portable_command(argv: Sequence[str]) -> list[str]:
     """``argv`` without this machine's folders: the program by its name, and every absolute
-    path (or one with ".."), alone or as ``--option=PATH``, as ``portable_path`` records it."""
-    command = [Path(argv[0]).name] if argv else []
+    path (or one with ".."), alone or as ``--option=PATH``, as ``portable_path`` records it.
+    ``python -m iebench`` runs as ``__main__.py``: recorded as the command it stands for."""
+    program = Path(argv[0]).name if argv else None
+    command = [] if program is None else ["iebench" if program == "__main__.py" else program]
     for argument in argv[1:]:
         option, equals, value = argument.partition("=")
         if equals and option.startswith("-"):

@@ -26,7 +26,11 @@ INTRO = (
 )
 VERIFIED_NOTE = (
     "verified: every results file of the row was computed again from its encoder and "
-    "checkpoint by `iebench leaderboard verify` and matched within tolerance (`verified.csv`)."
+    "checkpoint by `iebench leaderboard verify` and matched within tolerance (`verified.csv`). "
+    "checkpoint (per training seed): committed when the weights are in this repository at the "
+    "path the results file records, with its sha256, so anyone with a clone can verify the "
+    "row; not committed when the file records only the sha256 (ask its submitter where it is "
+    "published); none when the encoder takes no checkpoint."
 )
 REPORTED_INTRO = (
     "Copied from the papers named, not measured by iebench. Their protocols differ from ours "

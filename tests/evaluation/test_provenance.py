@@ -107,6 +107,8 @@ def test_portable_paths_and_commands(tmp_path):
             "3",
         ]
     ) == ["iebench", "evaluate", "enc.py", "--data", "3DIEBench", "--out=r.json", "--seeds", "3"]
+    module_run = ["/opt/venv/lib/python3.11/site-packages/iebench/__main__.py", "evaluate", "e.py"]
+    assert portable_command(module_run) == ["iebench", "evaluate", "e.py"]
 
 
 def committed() -> dict:
