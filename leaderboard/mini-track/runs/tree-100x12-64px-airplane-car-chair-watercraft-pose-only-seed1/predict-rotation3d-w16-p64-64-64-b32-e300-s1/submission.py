@@ -1,0 +1,21 @@
+"""iebench submission for runs of `iebench train predict-rotation3d`.
+
+regress the pair's relative 3D rotation from features (+ optional SimCLR).
+ResNet width 16, blocks (2, 2, 2, 2), 64 px. Evaluate with
+
+    iebench evaluate leaderboard/mini-track/runs/tree-100x12-64px-airplane-car-chair-watercraft-pose-only-seed1/predict-rotation3d-w16-p64-64-64-b32-e300-s1/submission.py
+"""
+
+from iebench.evaluation.submission import EncoderMetadata
+from iebench.training.export import load_encoder
+
+METADATA = EncoderMetadata(
+    name="predict-rotation3d",
+    embedding_dim=128,
+    resolution=64,
+    checkpoint="final.pth",
+)
+
+
+def build_encoder(checkpoint):
+    return load_encoder(checkpoint, width=16, layers=(2, 2, 2, 2))
