@@ -52,8 +52,8 @@ class TrackSettings:
         return f"{self.name} (procedural objects, {self.factors} factors, {self.resolution} px)"
 
 
-# 400 objects x 12 views at 64 px: about 35 min on 2 cores per seed of SIE, VICReg, SimCLR and
-# the bound (13-14 min a run on one core, two at a time).
+# 400 objects x 12 views at 64 px: a run takes about 8 min on one core (two at a time on 2
+# cores); SIE, VICReg, SimCLR and the bound over 5 seeds took 87 min (docs/mini-track.md).
 MINI = TrackSettings(name="3DIEBench-mini", per_class=100)
 # The demo's pilot of it: 160 objects, one seed, half the residual blocks (iebench.demo).
 MINI_PILOT = replace(MINI, name="3DIEBench-mini pilot", per_class=40, layers=(1, 1, 1, 1), seeds=1)

@@ -9,11 +9,11 @@ and 0 on the second.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers.leaderboard_helpers import REPO_BOARD
 
 from iebench.core.errors import IebenchError
 from iebench.evaluation.metrics import constant_r2, r2_per_output, r2_score
@@ -71,7 +71,7 @@ def test_the_registry_declares_both_on_every_pair_task_the_board_ranking_the_pro
 
 
 def test_old_files_without_the_per_output_r2_stay_valid_and_neither_stands_for_the_other():
-    path = REPO_BOARD / "results" / "reference-64px-8d0c6e7fe4fd" / "sie-equi-45-seed-0.json"
+    path = Path(__file__).parents[1] / "fixtures" / "results-before-provenance.json"
     data = json.loads(path.read_text())
     assert "r2_per_output" not in data["scores"]["rotation"]["full"]
     assert read_results(path).scores["rotation"]["full"]["r2"].mean == 0.6642295223356098

@@ -22,7 +22,7 @@ from iebench.leaderboard.table import reported_tables
 from iebench.leaderboard.track import method_and_seed
 from iebench.protocol.tracks import MINI
 
-MINI_FINGERPRINT = "8d0c6e7fe4fd8a93833a2090d43f971107cb892d1b0c8b78315c8347600f3735"
+MINI_FINGERPRINT = "11f488d62261623a183964d346d93cc8b4d7b5eab71841004300243ee146bf8a"
 VERIFIED_HEADER = "entry,results_sha256,verified_at,iebench_commit,tolerance,max_difference\n"
 
 
@@ -46,13 +46,17 @@ def test_the_committed_board_ranks_one_row_per_method():
         row[1].text: dict(zip(keys, (cell.text for cell in row), strict=True)) for row in table.rows
     }
     assert list(rows) == ["simclr", "vicreg", "sie equi=45", "predict-rotation3d", "random-init"]
-    # mean ± sample std (ddof=1) of the 3 seeds' 88.4375, 81.6667, 83.9583.
-    assert rows["simclr"]["top1"] == "84.69 ± 3.44"
-    assert rows["simclr"]["rotation"] == "0.622 ± 0.034"
-    assert rows["sie equi=45"]["mrr"] == "0.306 ± 0.031"
-    assert rows["simclr"]["training_seeds"] == "3" and rows["simclr"]["probe_seeds"] == "1"
-    assert len(table.per_seed.rows) == 15
-    assert [row[1].text for row in table.per_seed.rows[:3]] == ["0", "1", "2"]
+    # mean ± sample std (ddof=1) of the 5 seeds' 89.375, 88.5417, 88.5417, 91.5625, 89.0625.
+    assert rows["simclr"]["top1"] == "89.42 ± 1.25"
+    assert rows["simclr"]["rotation"] == "0.649 ± 0.036"
+    assert rows["sie equi=45"]["rotation"] == "0.833 ± 0.099"
+    assert rows["sie equi=45"]["mrr"] == "0.392 ± 0.073"
+    assert rows["simclr"]["training_seeds"] == "5" and rows["simclr"]["probe_seeds"] == "1"
+    assert len(table.per_seed.rows) == 25
+    assert [row[1].text for row in table.per_seed.rows[:5]] == ["0", "1", "2", "3", "4"]
+    # Every row's weights are committed where its results file says.
+    checkpoint = [c.key for c in table.per_seed.columns].index("checkpoint")
+    assert {row[checkpoint].text for row in table.per_seed.rows} == {"committed"}
 
 
 def test_method_and_training_seed_come_from_the_encoder_or_its_name():
@@ -172,7 +176,7 @@ def test_fifteen_crowded_labels_never_overlap():
 
 def test_check_passes_a_good_board_writing_nothing_and_names_a_bad_file(tmp_path):
     board = tmp_path / "board"
-    shutil.copytree(REPO_BOARD, board)
+    shutil.copytree(REPO_BOARD, board, ignore=shutil.ignore_patterns("mini-track"))
     good = make_results("newcomer seed 0", 60.0, 0.7, fingerprint=MINI_FINGERPRINT)
     submit(write(good, tmp_path / "good.json"), board)
     build(board)
@@ -182,7 +186,7 @@ def test_check_passes_a_good_board_writing_nothing_and_names_a_bad_file(tmp_path
     assert result.exit_code == 0, result.output
     assert files(board) == before  # nothing written, not even a lock file
 
-    bad = board / "results" / "reference-64px-8d0c6e7fe4fd" / "intruder.json"
+    bad = board / "results" / "reference-64px-11f488d62261" / "intruder.json"
     write(make_results("intruder", 99.0, 0.9, fingerprint=MINI_FINGERPRINT), bad)
     result = runner.invoke(cli, ["leaderboard", "check", str(board)])
     assert result.exit_code == 1
@@ -199,7 +203,7 @@ def test_check_passes_a_good_board_writing_nothing_and_names_a_bad_file(tmp_path
 
 def test_verified_rows_are_marked_and_verified_csv_is_checked(tmp_path):
     board = tmp_path / "board"
-    shutil.copytree(REPO_BOARD, board)
+    shutil.copytree(REPO_BOARD, board, ignore=shutil.ignore_patterns("mini-track"))
     sums = dict(
         reversed(line.split("  "))
         for line in (board / "results" / "SHA256SUMS").read_text().splitlines()
@@ -213,7 +217,7 @@ def test_verified_rows_are_marked_and_verified_csv_is_checked(tmp_path):
     [table] = board_tables(board)[0]
     verified = {row[1].text: row[-1].text for row in table.rows}
     assert verified == {m: "verified" if m == "vicreg" else "" for m in verified}
-    # Two of three seeds verified: not the row.
+    # Two of five seeds verified: not the row.
     (board / "verified.csv").write_text(VERIFIED_HEADER + "".join(lines[:2]))
     assert {row[1].text: row[-1].text for row in board_tables(board)[0][0].rows}["vicreg"] == ""
 
