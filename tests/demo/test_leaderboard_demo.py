@@ -75,7 +75,8 @@ def test_the_pilot_is_the_mini_track_at_a_smaller_size():
     assert (MINI.per_class, MINI.views, MINI.resolution, MINI.factors) == (100, 12, 64, "pose-only")
     assert MINI.categories == ("airplane", "car", "chair", "watercraft")
     assert (MINI.width, MINI.layers, MINI.projector) == (16, (2, 2, 2, 2), (64, 64, 64))
-    assert (MINI.epochs, MINI.batch_size, MINI.seeds) == (300, 32, 3)
+    assert (MINI.epochs, MINI.batch_size, MINI.seeds) == (300, 32, 5)
+    assert (MINI.tuning_seed, MINI.verdict_seed) == (0, 1)
     assert MINI.weights == {"sie": {"equi": 45.0}}
     assert (MINI_PILOT.per_class, MINI_PILOT.layers, MINI_PILOT.seeds) == (40, (1, 1, 1, 1), 1)
     assert {**vars(MINI_PILOT), "name": "", "per_class": 0, "layers": (), "seeds": 0} == {
