@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers.handbuilt import build_tree
+from helpers.leaderboard_helpers import OLD_RESULTS
 
 from iebench.cli import cli
 from iebench.core.repository import portable_path
@@ -111,10 +112,7 @@ def test_portable_paths_and_commands(tmp_path):
 
 
 def committed() -> dict:
-    """A results file from before provenance was recorded (the board's old mini-track row,
-    its machine's folders renamed)."""
-    path = Path(__file__).parents[1] / "fixtures" / "results-before-provenance.json"
-    return json.loads(path.read_text())
+    return json.loads(OLD_RESULTS.read_text())
 
 
 def test_old_files_with_machine_paths_stay_valid():

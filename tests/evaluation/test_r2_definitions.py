@@ -9,11 +9,11 @@ and 0 on the second.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.leaderboard_helpers import OLD_RESULTS
 
 from iebench.core.errors import IebenchError
 from iebench.evaluation.metrics import constant_r2, r2_per_output, r2_score
@@ -71,10 +71,9 @@ def test_the_registry_declares_both_on_every_pair_task_the_board_ranking_the_pro
 
 
 def test_old_files_without_the_per_output_r2_stay_valid_and_neither_stands_for_the_other():
-    path = Path(__file__).parents[1] / "fixtures" / "results-before-provenance.json"
-    data = json.loads(path.read_text())
+    data = json.loads(OLD_RESULTS.read_text())
     assert "r2_per_output" not in data["scores"]["rotation"]["full"]
-    assert read_results(path).scores["rotation"]["full"]["r2"].mean == 0.6642295223356098
+    assert read_results(OLD_RESULTS).scores["rotation"]["full"]["r2"].mean == 0.6642295223356098
     assert schema_problems(data) == []
     data["scores"]["rotation"]["full"]["r2_per_output"] = {"mean": 0.5, "std": 0.0, "n": 1}
     assert schema_problems(data) == []

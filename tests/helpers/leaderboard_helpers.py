@@ -12,6 +12,9 @@ from iebench.protocol.results import Results, Score, write_results
 from iebench.protocol.tasks import TASK_REGISTRY
 
 REPO_BOARD = Path(__file__).resolve().parents[2] / "leaderboard"
+# A results file from before task versions and provenance were recorded: the board's old
+# mini-track row (SIE equi=45 seed 0), its machine's folders renamed.
+OLD_RESULTS = Path(__file__).resolve().parents[1] / "fixtures" / "results-before-provenance.json"
 FINGERPRINT = "ab" * 32
 OTHER_FINGERPRINT = "cd" * 32
 # iebench.protocol.reference.chance_retrieval(10): mean(1/k, k = 1..10), k / 10

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers.leaderboard_helpers import (
+    OLD_RESULTS,
     OTHER_FINGERPRINT,
     REPO_BOARD,
     edit,
@@ -413,3 +414,14 @@ def test_the_committed_board_passes_every_check_and_rebuilds_byte_for_byte():
     generated, _ = pages(REPO_BOARD)
     for name, content in generated.items():
         assert content == (REPO_BOARD / name).read_bytes(), name
+
+
+def test_a_results_file_from_before_task_versions_is_accepted_and_built(tmp_path):
+    """The committed board held such files until its rows were regenerated: they count as
+    UNRECORDED_TASK_VERSIONS and pass every check; their files are not found here."""
+    board = new_board(tmp_path)
+    accepted = submit(OLD_RESULTS, board, base=tmp_path)
+    assert "task_versions" not in accepted.entry.data["protocol"]
+    assert any("not found here" in note for note in accepted.notes)
+    build(board)
+    assert "| sie equi=45 | 83.44 | 0.664 |" in (board / "README.md").read_text()
