@@ -203,16 +203,26 @@ def stamp(args: argparse.Namespace) -> dict:
     }
 
 
+def read_stamp(file: Path) -> dict | None:
+    """A run folder's stamp, or None when it is missing or damaged (then the folder counts as
+    made by unknown code)."""
+    try:
+        stamp = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    keys = {"iebench_commit", "settings"}
+    return stamp if isinstance(stamp, dict) and keys <= stamp.keys() else None
+
+
 def refuse_stale_runs(args: argparse.Namespace, pipelines: list[Pipeline]) -> None:
     """Reuse a run folder only when the same code and settings made it: a run left by other
     code (or one from before stamps) would mix versions in one verdict. Checked before any
     work; one line naming the first stale folder."""
     expected = stamp(args)
     for pipeline in pipelines:
-        file = pipeline.run / STAMP_NAME
         if not pipeline.run.exists():
             continue
-        found = json.loads(file.read_text()) if file.is_file() else None
+        found = read_stamp(pipeline.run / STAMP_NAME)
         if found != expected:
             made_by = "unknown code" if found is None else f"iebench {found['iebench_commit']}"
             if found is not None and found["settings"] != expected["settings"]:

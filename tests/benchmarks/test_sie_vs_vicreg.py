@@ -163,6 +163,11 @@ def test_a_run_folder_left_by_other_code_is_refused_before_any_work(script, tmp_
     (run / script.STAMP_NAME).write_text(json.dumps(stamp))
     with pytest.raises(SystemExit, match="with other settings"):
         script.refuse_stale_runs(args, [pipeline])
+    # A stamp damaged in place is no stamp: refused in one line, never a traceback.
+    for damaged in (b"{not json", b"\xff\xfe", b"[1, 2]", b'{"iebench_commit": "x"}'):
+        (run / script.STAMP_NAME).write_bytes(damaged)
+        with pytest.raises(SystemExit, match="sie-s0: made by unknown code, this is iebench "):
+            script.refuse_stale_runs(args, [pipeline])
 
 
 def test_the_track_runs_its_verdict_tree_and_tunes_on_another(script, capsys):
