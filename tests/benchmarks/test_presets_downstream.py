@@ -1,0 +1,71 @@
+"""benchmarks/presets_downstream.py: which validation objects are re-rendered, and the
+evaluation tree that swaps them in (hard links, split files restricted, latents checked)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.handbuilt import SPLIT_OBJECTS, build_tree
+from PIL import Image
+
+from iebench.data.tree import TreeIndex
+from iebench.protocol.layout import image_path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+VAL = [("03001627", "chair_b"), ("04379243", "table_b"), ("04379243", "table_c")]
+
+
+@pytest.fixture(scope="module")
+def script():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("presets_downstream")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        for name in ("presets_downstream", "sie_vs_vicreg"):
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """The tree evaluated: 32 px views, 3 validation objects of 2 categories."""
+    return build_tree(tmp_path / "tree", objects={"train": SPLIT_OBJECTS["train"], "val": VAL})
+
+
+def rerender(root: Path, objects, seed: int = 0) -> Path:
+    """A stand-in for a re-render: the same objects at 16 px, in its train split."""
+    return build_tree(root, size=16, seed=seed, objects={"train": objects})
+
+
+def test_the_first_objects_of_each_category_are_chosen(script, tree):
+    assert script.val_objects(tree, None) == VAL
+    assert script.val_objects(tree, 1) == VAL[:2]
+
+
+def test_the_evaluation_tree_holds_the_rerendered_views_and_only_them(script, tree, tmp_path):
+    again = rerender(tmp_path / "again", VAL[1:])
+    out = script.evaluation_tree(tree, again, tmp_path / "eval")
+    val = TreeIndex.load(out, "val")
+    assert list(val.objects) == VAL[1:]
+    assert np.array_equal(val.latents, TreeIndex.load(tree, "val").latents[1:])
+    with Image.open(image_path(out, *VAL[1], 0)) as image:
+        assert image.size == (16, 16)
+    assert not image_path(out, *VAL[0], 0).exists()
+    # The training views are the original's, linked rather than copied.
+    train = image_path(out, *SPLIT_OBJECTS["train"][0], 0)
+    assert train.stat().st_ino == image_path(tree, *SPLIT_OBJECTS["train"][0], 0).stat().st_ino
+    assert TreeIndex.load(out, "train").objects == TreeIndex.load(tree, "train").objects
+
+
+def test_a_rerender_with_other_latents_or_objects_is_refused(script, tree, tmp_path):
+    other_seed = rerender(tmp_path / "seed1", VAL, seed=1)
+    with pytest.raises(SystemExit, match="latents differ from"):
+        script.evaluation_tree(tree, other_seed, tmp_path / "eval-a")
+    foreign = rerender(tmp_path / "foreign", [*VAL, SPLIT_OBJECTS["train"][0]])
+    with pytest.raises(SystemExit, match="not in .* validation split"):
+        script.evaluation_tree(tree, foreign, tmp_path / "eval-b")
+    assert not (tmp_path / "eval-a").exists() and not (tmp_path / "eval-b").exists()
