@@ -60,6 +60,7 @@ import scipy.stats
 import torch
 import torch.nn.functional as F
 
+from iebench.core.errors import IebenchError
 from iebench.core.io import write_json_atomic
 from iebench.core.seeding import numpy_generator
 from iebench.data.dataset import PairsDataset, ViewsDataset
@@ -77,8 +78,9 @@ from iebench.protocol.results import Results, read_results
 from iebench.protocol.tracks import MINI, POSED_CATEGORIES
 from iebench.rendering import RenderConfig, render_objects
 from iebench.training import TrainConfig, build_model
-from iebench.training.export import load_encoder, load_predictor
+from iebench.training.export import HEADS_NAME, load_encoder, load_predictor
 from iebench.training.loop import UNTRAINED, PairInputs, write_untrained_run
+from iebench.training.run_files import load_torch
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all
@@ -251,12 +253,20 @@ def constant_floor(tree: Path) -> float:
     return r2_score(np.broadcast_to(train.mean(axis=0), val.shape).copy(), val)
 
 
+def run_config(run: Path) -> TrainConfig:
+    """A run's settings: its config.json, else the copy in its heads.pth (a committed board run
+    leaves config.json out: it names the machine's folders)."""
+    if (run / "config.json").is_file():
+        return TrainConfig.load(run / "config.json")
+    return TrainConfig.from_dict(load_torch(run / HEADS_NAME)["config"], str(run / HEADS_NAME))
+
+
 @torch.no_grad()
 def predictor_errors(run: Path, tree: Path, epochs: int = 4) -> tuple[float, float, float]:
     """Does SIE's predictor use the rotation? MSE(prediction, e_j) on validation pairs with
     the pair's own rotation, with another pair's, and of e_i itself (no predictor)."""
     # The exported weights and heads, loaded as `iebench evaluate` loads them.
-    config = TrainConfig.load(run / "config.json")
+    config = run_config(run)
     weights = run / "final.pth"
     backbone = load_encoder(weights, config.width, config.layers, config.backbone).eval()
     predictor = load_predictor(weights, config.method)
@@ -298,7 +308,7 @@ def frozen_backbone_check(
     of 32 pairs on a FROZEN backbone's features: does the objective make the predictor use
     the rotation when the backbone carries pose? Returns the validation predictor error
     with the pair's own rotation and with another pair's, and the predictor's MRR."""
-    config = TrainConfig.load(sie_run / "config.json")
+    config = run_config(sie_run)
     backbone = backbone.eval()
     (train, train_euler), (val, val_euler) = (
         view_features(backbone, tree, split, config.resolution) for split in ("train", "val")
@@ -634,7 +644,7 @@ def print_frozen_backbone_checks(args: argparse.Namespace, tree: Path) -> None:
         "validation error with the pair's rotation / another pair's, and its MRR"
     )
     sie_run = run_dir(args, tree, "sie", 0)
-    config = TrainConfig.load(sie_run / "config.json")
+    config = run_config(sie_run)
     for label, backbone in (
         ("supervised bound's", load_encoder(*trained_backbone(run_dir(args, tree, BOUND, 0)))),
         ("SIE seed 0's", load_encoder(*trained_backbone(sie_run))),
@@ -649,15 +659,20 @@ BOARD_DATASET = MINI.display_name
 
 
 def publish(args: argparse.Namespace, tree: Path, board: Path) -> None:
-    """Submit every run's results to ``board`` as "<run> seed <k>" (a results file per run and
-    seed, named apart so the board takes them all) and rebuild the board. Runs already on
-    the board's track under their name are left as they are."""
+    """Submit every run's results to ``board`` as "<run> seed <k>" and rebuild the board."""
     runs = [
         (run_dir(args, tree, method, seed), f"{run_label(args, method)} seed {seed}")
         for method in (*METHODS, *BOARD_METHODS)
         for seed in range(args.seeds)
     ]
     runs += [(random_init_dir(args, tree, s), f"{UNTRAINED} seed {s}") for s in range(args.seeds)]
+    submit_runs(runs, board)
+
+
+def submit_runs(runs: list[tuple[Path, str]], board: Path) -> None:
+    """Submit each run folder's results.json to ``board`` under its name (a results file per
+    run, named apart so the board takes them all) and rebuild the board. Runs already on the
+    board's track under their name are left as they are."""
     on_board = {(entry.track, entry.name) for entry in load_board(board).entries}
     for run, name in runs:
         data = json.loads((run / "results.json").read_text())
@@ -666,7 +681,10 @@ def publish(args: argparse.Namespace, tree: Path, board: Path) -> None:
         data["encoder"]["name"] = name
         named = run / "board-results.json"
         write_json_atomic(named, data)
-        submit(named, board, dataset_name=BOARD_DATASET)
+        try:
+            submit(named, board, dataset_name=BOARD_DATASET)
+        except IebenchError as error:
+            sys.exit(str(error))
         print(f"submitted {name} to {board}")
     build(board)
 
@@ -678,7 +696,7 @@ def run_label(args: argparse.Namespace, method: str) -> str:
 
 def trained_backbone(run: Path) -> tuple:
     """load_encoder's arguments for a run's exported weights."""
-    config = TrainConfig.load(run / "config.json")
+    config = run_config(run)
     return run / "final.pth", config.width, config.layers, config.backbone
 
 

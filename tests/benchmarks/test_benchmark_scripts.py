@@ -30,9 +30,11 @@ def test_every_script_is_listed():
         "evaluate.py",
         "loader.py",
         "parity_official.py",
+        "presets_downstream.py",
         "real_objects.py",
         "render.py",
         "render_memory.py",
+        "sie_mrr.py",
         "sie_vs_vicreg.py",
         "train.py",
     ]
