@@ -246,7 +246,15 @@ def write_run_outputs(
 ) -> None:
     """What a run exports: final.pth, heads.pth and the submission file (``name``: the
     encoder's name in results, by default the method's)."""
-    write_final(files, method, config.to_dict())
+    # The heads keep the run's settings for load_predictor; its folders are recorded as results
+    # record paths (relative to the repository, else by name), so committed heads name no
+    # machine's folders.
+    settings = {
+        **config.to_dict(),
+        "data": portable_path(config.data),
+        "out": portable_path(config.out),
+    }
+    write_final(files, method, settings)
     write_text_atomic(files.submission, run_submission_source(config, name))
 
 

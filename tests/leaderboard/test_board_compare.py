@@ -21,6 +21,7 @@ from iebench.leaderboard.reported import read_reported
 from iebench.leaderboard.table import reported_tables
 from iebench.leaderboard.track import method_and_seed
 from iebench.protocol.tracks import MINI
+from iebench.training.run_files import load_torch
 
 MINI_FINGERPRINT = "11f488d62261623a183964d346d93cc8b4d7b5eab71841004300243ee146bf8a"
 VERIFIED_HEADER = "entry,results_sha256,verified_at,iebench_commit,tolerance,max_difference\n"
@@ -66,6 +67,17 @@ def test_the_committed_board_ranks_one_row_per_method():
     # Every row's weights are committed where its results file says.
     checkpoint = [c.key for c in table.per_seed.columns].index("checkpoint")
     assert {row[checkpoint].text for row in table.per_seed.rows} == {"committed"}
+
+
+def test_the_committed_heads_name_no_machines_folders():
+    """Each committed SIE run's heads keep its settings for the predictor; the folders in them
+    are the run's place in the repository and the tree's name, never a machine's path."""
+    heads = sorted((REPO_BOARD / "mini-track" / "runs").glob("*/sie-*/heads.pth"))
+    assert len(heads) == 10
+    for path in heads:
+        config = load_torch(path)["config"]
+        assert config["out"] == path.parent.relative_to(REPO_BOARD.parent).as_posix()
+        assert config["data"] == path.parent.parent.name
 
 
 def test_method_and_training_seed_come_from_the_encoder_or_its_name():

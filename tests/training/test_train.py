@@ -114,7 +114,12 @@ def test_run_files_and_submission(tree, tmp_path):
     assert submission.metadata.embedding_dim == 64
     assert submission.metadata.invariant_dims == (0, 32)
     assert submission.metadata.equivariant_dims == (32, 64)
-    heads = load_torch(run / "heads.pth")["heads"]
+    saved = load_torch(run / "heads.pth")
+    heads = saved["heads"]
+    # The heads' settings name the run's folders without this machine's (committed heads are
+    # published): outside a repository, by their names.
+    assert (saved["config"]["data"], saved["config"]["out"]) == (tree.name, "run")
+    assert str(tmp_path) not in str(saved)
     predictor = submission.predictor
     assert torch.equal(
         predictor.method.predictor.hypernet.weight, heads["predictor.hypernet.weight"]
