@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -126,16 +125,11 @@ def evaluate(args: argparse.Namespace, run: Path, data: Path, method: str) -> Pa
     if out.is_file():
         return out
     tasks = pipeline.TASKS + (",equivariance" if method == "sie" else "")
-    command = [
-        *pipeline.IEBENCH, "evaluate", str(run / "submission.py"), "--data", str(data),
-        "--tasks", tasks, "--out", str(out), "--seeds", str(args.probe_seeds),
-        "--device", "cpu", "--workers", "0", "--allow-resolution-mismatch", "--quiet",
-        "--cache", str(args.work / "features"),
-    ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": str(args.jobs)}
-    result = subprocess.run(command, env=environment, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"evaluate {run.name} on {data.name} failed:\n{result.stderr[-3000:]}")
+    command = pipeline.evaluate_command(
+        run / "submission.py", data, tasks, out, args.work / "features",
+        "--seeds", str(args.probe_seeds), "--allow-resolution-mismatch", "--quiet",
+    )  # fmt: skip
+    pipeline.run_all([command], args.jobs)
     return out
 
 

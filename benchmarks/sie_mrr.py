@@ -52,6 +52,7 @@ from iebench.evaluation.metrics import mrr_hits
 from iebench.evaluation.submission import load_submission
 from iebench.leaderboard import load_board
 from iebench.protocol.factors import relative_quaternion
+from iebench.protocol.reference import chance_retrieval
 from iebench.protocol.results import read_results
 from iebench.protocol.tracks import MINI
 from iebench.training import TrainConfig
@@ -175,7 +176,7 @@ def calibration(embeddings: torch.Tensor, predictions: torch.Tensor, key: str) -
 
 
 def calibrate(runs: list[Path], tree: Path) -> None:
-    chance = float(np.mean(1.0 / np.arange(1, TreeIndex.load(tree, "val").views + 1)))
+    chance = chance_retrieval(TreeIndex.load(tree, "val").views)["mrr"]
     target = pipeline.MRR_CHANCE_FACTOR * chance
     print(
         f"{tree.name}, validation views; squared distances on the unit sphere; MRR chance "
@@ -220,25 +221,23 @@ def refit(runs: list[Path], tree: Path, steps: list[int]) -> None:
     for run in runs:
         own = mrr_hits(*reversed(embeddings_and_predictions(run, tree)))["mrr"]
         backbone = load_encoder(*pipeline.trained_backbone(run))
-        mrrs = [pipeline.frozen_backbone_check(backbone, run, tree, n)[2] for n in steps]
+        mrrs = [mrr for *_, mrr in pipeline.frozen_backbone_check(backbone, run, tree, steps)]
         print(f"{run.name:<40}{own:>9.3f}" + "".join(f"{m:>14.3f}" for m in mrrs))
+
+
+def candidate_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """sie_vs_vicreg's settings of the track (its tuning tree with --tuning) with the given
+    SIE weights and epochs, which a candidate changes."""
+    options = ["--track", "mini", "--out", str(args.out), "--jobs", str(args.jobs)]
+    settings = pipeline.arguments([*options, *(["--tuning"] if args.tuning else [])])
+    settings.sie_weight = args.sie_weight or settings.sie_weight
+    settings.epochs = args.epochs or settings.epochs
+    return settings
 
 
 def train(args: argparse.Namespace) -> None:
     """SIE with the track's settings and the given weights or epochs, seeds 0..N-1."""
-    track = pipeline.TRACKS["mini"]
-    options = [
-        "--per-class", str(track["per_class"]), "--categories", *track["categories"],
-        "--views", str(track["views"]), "--resolution", str(track["resolution"]),
-        "--factors", track["factors"], "--width", str(track["width"]),
-        "--projector", track["projector"], "--batch-size", str(track["batch_size"]),
-        "--epochs", str(args.epochs or track["epochs"]),
-        "--tree-seed", str(MINI.tuning_seed if args.tuning else MINI.verdict_seed),
-        "--out", str(args.out), "--jobs", str(args.jobs),
-        *(option for weight in args.sie_weight or track["sie_weight"]
-          for option in ("--sie-weight", weight)),
-    ]  # fmt: skip
-    settings = pipeline.arguments(options)
+    settings = candidate_settings(args)
     tree = pipeline.render(settings)
     seeds = range(args.seeds)
     pipelines = [pipeline.commands(settings, tree, "sie", seed) for seed in seeds]
@@ -306,11 +305,10 @@ def publish(runs: list[Path], tree: Path, board: Path, label: str) -> None:
     for run in runs:
         config = replace(TrainConfig.load(run / "config.json"), out=run)
         write_text_atomic(run / "submission.py", run_submission_source(config))
-        command = [
-            *pipeline.IEBENCH, "evaluate", str(run / "submission.py"), "--data", str(tree),
-            "--tasks", f"{pipeline.TASKS},equivariance", "--out", str(run / "results.json"),
-            "--overwrite", "--device", "cpu", "--workers", "0", "--quiet",
-        ]  # fmt: skip
+        command = pipeline.evaluate_command(
+            run / "submission.py", tree, f"{pipeline.TASKS},equivariance", run / "results.json",
+            None, "--quiet",
+        )  # fmt: skip
         pipeline.run_all([command], threads=1)
         named.append((run, f"{label} seed {config.seed}"))
     pipeline.submit_runs(named, board)

@@ -51,6 +51,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +79,8 @@ from iebench.protocol.results import Results, read_results
 from iebench.protocol.tracks import MINI, POSED_CATEGORIES
 from iebench.rendering import RenderConfig, render_objects
 from iebench.training import TrainConfig, build_model
-from iebench.training.export import HEADS_NAME, load_encoder, load_predictor
+from iebench.training.export import HEADS_NAME, load_encoder, load_predictor, read_heads
 from iebench.training.loop import UNTRAINED, PairInputs, write_untrained_run
-from iebench.training.run_files import load_torch
 
 METHODS = ("sie", "vicreg")
 BOUND = "predict-rotation3d"  # trained on the rotation labels: what this scale can learn at all
@@ -158,12 +158,19 @@ def evaluation(args: argparse.Namespace, tree: Path, run: Path, tasks: str) -> l
     results = run / "results.json"
     if results.is_file() and set(tasks.split(",")) <= set(read_results(results).scores):
         return []
+    return [evaluate_command(run / "submission.py", tree, tasks, results, args.out / "features")]
+
+
+def evaluate_command(
+    submission: Path, tree: Path, tasks: str, out: Path, cache: Path | None, *options: str
+) -> list[str]:
+    """`iebench evaluate` of ``submission`` on ``tree`` into ``out`` (replaced), on the CPU in
+    this process, its features cached under ``cache`` (None: the tree's own cache);
+    ``options``: further options."""
     return [
-        [
-            *IEBENCH, "evaluate", str(run / "submission.py"), "--data", str(tree),
-            "--tasks", tasks, "--out", str(results), "--overwrite", "--device", "cpu",
-            "--workers", "0", "--cache", str(args.out / "features"),
-        ]
+        *IEBENCH, "evaluate", str(submission), "--data", str(tree), "--tasks", tasks,
+        "--out", str(out), "--overwrite", "--device", "cpu", "--workers", "0",
+        *(("--cache", str(cache)) if cache is not None else ()), *options,
     ]  # fmt: skip
 
 
@@ -258,7 +265,7 @@ def run_config(run: Path) -> TrainConfig:
     leaves config.json out: it names the machine's folders)."""
     if (run / "config.json").is_file():
         return TrainConfig.load(run / "config.json")
-    return TrainConfig.from_dict(load_torch(run / HEADS_NAME)["config"], str(run / HEADS_NAME))
+    return read_heads(run / HEADS_NAME)[0]
 
 
 @torch.no_grad()
@@ -302,17 +309,27 @@ def view_features(backbone: torch.nn.Module, tree: Path, split: str, resolution:
 
 
 def frozen_backbone_check(
-    backbone: torch.nn.Module, sie_run: Path, tree: Path, steps: int = 3000
-) -> tuple[float, float, float]:
-    """SIE's heads (fresh, as in ``sie_run``) trained with SIE's loss for ``steps`` batches
-    of 32 pairs on a FROZEN backbone's features: does the objective make the predictor use
-    the rotation when the backbone carries pose? Returns the validation predictor error
-    with the pair's own rotation and with another pair's, and the predictor's MRR."""
+    backbone: torch.nn.Module, sie_run: Path, tree: Path, steps: Sequence[int] = (3000,)
+) -> list[tuple[float, float, float]]:
+    """SIE's heads (fresh, as in ``sie_run``) trained with SIE's loss for each of ``steps``
+    batches of 32 pairs on a FROZEN backbone's features (extracted once): does the objective
+    make the predictor use the rotation when the backbone carries pose? Returns, per number of
+    steps, the validation predictor error with the pair's own rotation and with another
+    pair's, and the predictor's MRR."""
     config = run_config(sie_run)
     backbone = backbone.eval()
-    (train, train_euler), (val, val_euler) = (
+    train, val = (
         view_features(backbone, tree, split, config.resolution) for split in ("train", "val")
     )
+    return [fresh_heads_scores(config, train, val, n) for n in steps]
+
+
+def fresh_heads_scores(
+    config: TrainConfig, train_split: tuple, val_split: tuple, steps: int
+) -> tuple[float, float, float]:
+    """frozen_backbone_check's scores of fresh heads trained for ``steps`` batches on the
+    (features, Euler angles) of every view of the training and validation splits."""
+    (train, train_euler), (val, val_euler) = train_split, val_split
     heads = build_model(config)
     heads.backbone = torch.nn.Identity()
     optimizer = torch.optim.Adam(heads.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -651,7 +668,7 @@ def print_frozen_backbone_checks(args: argparse.Namespace, tree: Path) -> None:
         ("VICReg seed 0's", load_encoder(*trained_backbone(run_dir(args, tree, "vicreg", 0)))),
         ("untrained", build_model(config).backbone),
     ):
-        own, other, mrr = frozen_backbone_check(backbone, sie_run, tree)
+        [(own, other, mrr)] = frozen_backbone_check(backbone, sie_run, tree)
         print(f"  {label:<20} {own:.3f} / {other:.3f} (ratio {own / other:.2f}), MRR {mrr:.3f}")
 
 

@@ -76,6 +76,14 @@ class MethodPredictor(nn.Module):
         return self.method.predictor(embeddings, action)
 
 
+def read_heads(path: Path) -> tuple[TrainConfig, dict[str, Tensor]]:
+    """The settings and head weights in a run's heads.pth."""
+    saved = load_torch(path)
+    if "config" not in saved or "heads" not in saved:
+        raise IebenchError(f"{path}: not a heads file written by `iebench train`")
+    return TrainConfig.from_dict(saved["config"], str(path)), saved["heads"]
+
+
 def load_predictor(checkpoint: Path | None, method: str) -> MethodPredictor:
     """The projector + predictor of the run that wrote ``checkpoint`` (its heads.pth), or
     those inside an official SIE training checkpoint (``model.pth``, see official_heads)."""
@@ -93,13 +101,9 @@ def load_predictor(checkpoint: Path | None, method: str) -> MethodPredictor:
             f"(or pass an official training checkpoint, model.pth)"
         )
     else:
-        saved = load_torch(path)
-        if "config" not in saved or "heads" not in saved:
-            raise IebenchError(f"{path}: not a heads file written by `iebench train`")
-        config = TrainConfig.from_dict(saved["config"], str(path))
+        config, heads = read_heads(path)
         if config.method != method:
             raise IebenchError(f"{path}: heads of method {config.method}, not {method}")
-        heads = saved["heads"]
     with torch.random.fork_rng(devices=[]):  # the weights are overwritten below
         trained = build_method(method, nn.Identity(), config.method_spec())
     expected = {

@@ -3,31 +3,24 @@ evaluation tree that swaps them in (hard links, split files restricted, latents 
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.benchmarks import benchmark_script
 from helpers.handbuilt import SPLIT_OBJECTS, build_tree
 from PIL import Image
 
 from iebench.data.tree import TreeIndex
 from iebench.protocol.layout import image_path
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 VAL = [("03001627", "chair_b"), ("04379243", "table_b"), ("04379243", "table_c")]
 
 
 @pytest.fixture(scope="module")
 def script():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("presets_downstream")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-        for name in ("presets_downstream", "sie_vs_vicreg"):
-            sys.modules.pop(name, None)
+    with benchmark_script("presets_downstream") as module:
+        yield module
 
 
 @pytest.fixture

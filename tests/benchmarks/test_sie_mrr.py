@@ -3,15 +3,14 @@ a trained SIE run, whose own MRR must be the one `iebench evaluate` records."""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.benchmarks import BENCHMARKS, benchmark_script
 from helpers.handbuilt import RENDERED_SHAPE, build_tree
 from helpers.leaderboard_helpers import new_board
 
@@ -20,18 +19,11 @@ from iebench.leaderboard import load_board
 from iebench.protocol.factors import FactorSpec
 from iebench.protocol.results import read_results
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def script():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("sie_mrr")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-        for name in ("sie_mrr", "sie_vs_vicreg"):
-            sys.modules.pop(name, None)
+    with benchmark_script("sie_mrr") as module:
+        yield module
 
 
 def unit(rows: list[list[float]]) -> torch.Tensor:
@@ -78,6 +70,25 @@ def test_the_needed_error_interpolates_the_falling_curve(script):
     curve = [(0.0, 1.0), (1.0, 0.5), (2.0, 0.3)]
     assert script.needed_relative_error(curve, 0.4) == pytest.approx(1.5)
     assert script.needed_relative_error(curve, 0.75) == pytest.approx(0.5)
+
+
+def test_a_candidate_keeps_every_track_setting_but_what_it_changes(script, tmp_path):
+    """Its run folders and stamps are those `sie_vs_vicreg --track mini` would make with the
+    candidate's weights: the same folder names, the same settings in the stamp."""
+    args = script.parser().parse_args(
+        ["train", "--tuning", "--sie-weight", "equi=90", "--out", str(tmp_path)]
+    )
+    settings = script.candidate_settings(args)
+    track = script.pipeline.arguments(["--track", "mini", "--out", str(tmp_path)])
+    changed = {"sie_weight": ["equi=90"], "tree_seed": 0}
+    assert script.pipeline.stamp(settings)["settings"] == {
+        **script.pipeline.stamp(track)["settings"],
+        **changed,
+    }
+    run = script.pipeline.run_dir(settings, tmp_path / "tree", "sie", 2)
+    assert run.name == "sie-equi90-w16-p64-64-64-b32-e300-s2"
+    epochs = script.candidate_settings(script.parser().parse_args(["train", "--epochs", "600"]))
+    assert (epochs.epochs, epochs.sie_weight, epochs.tree_seed) == (600, ["equi=45"], 1)
 
 
 def test_a_collapsed_representation_scores_chance_and_no_relative_error(script):

@@ -4,26 +4,18 @@ folders left by other code refused."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from helpers.benchmarks import benchmark_script
 
 from iebench.protocol.results import Results, Score
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sie_vs_vicreg.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("sie_vs_vicreg", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sie_vs_vicreg"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["sie_vs_vicreg"]
+    with benchmark_script("sie_vs_vicreg") as module:
+        yield module
 
 
 def test_a_track_fills_in_its_settings_and_keeps_the_others(script):
