@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import sie_vs_vicreg as pipeline  # beside this file: the track's pipeline
 
+from iebench.core.locks import hold_or_refuse
 from iebench.data.tree import TreeIndex
 from iebench.objects import builtin_objects
 from iebench.protocol.layout import split_files
@@ -37,6 +38,7 @@ from iebench.rendering import RenderConfig, render_objects
 from iebench.scene.presets import PRESETS
 
 RESOLUTIONS = (64, 128)
+LOCK_NAME = "presets.lock"
 BASELINE = "reference"
 METHODS = ("sie", "vicreg", pipeline.BOUND)
 # (label, task, part, metric): the scores compared; SIE's predictor MRR for SIE only.
@@ -159,10 +161,21 @@ def main() -> None:
     args = parser().parse_args()
     if args.probe_seeds < 2:
         sys.exit(f"--probe-seeds {args.probe_seeds}: the spread needs at least 2")
-    args.work.mkdir(parents=True, exist_ok=True)
-    tree = pipeline.render(pipeline.arguments(["--track", "mini", "--out", str(args.work)]))
+    track = pipeline.arguments(["--track", "mini", "--out", str(args.work)])
     settings = pipeline.arguments(["--track", "mini", "--out", str(args.runs)])
-    runs = {method: pipeline.run_dir(settings, tree, method, 0) for method in METHODS}
+    planned_tree = pipeline.tree_path(track)
+    runs = {method: pipeline.run_dir(settings, planned_tree, method, 0) for method in METHODS}
+    for run in runs.values():  # before the render's minutes
+        if not (run / "submission.py").is_file():
+            sys.exit(f"{run}: no submission.py; --runs takes a sie_vs_vicreg --track mini --out")
+    args.work.mkdir(parents=True, exist_ok=True)
+    busy = "another preset comparison is writing here"
+    with hold_or_refuse(args.work / LOCK_NAME, busy, "pass another --work"):
+        compare(args, pipeline.render(track), runs)
+
+
+def compare(args: argparse.Namespace, tree: Path, runs: dict[str, Path]) -> None:
+    """Every preset's re-render, evaluation tree and evaluations; then the table."""
     results = {}
     for resolution in RESOLUTIONS:
         per_class = None if resolution == MINI.resolution else args.per_class_128
@@ -207,4 +220,4 @@ def print_table(presets: list[str], results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    pipeline.run_main(main)

@@ -375,4 +375,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    pipeline.run_main(main)

@@ -51,7 +51,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +90,19 @@ BOARD_METHODS = ("simclr", BOUND)
 TASKS = "classification,rotation"
 
 
-def render(args: argparse.Namespace) -> Path:
+def tree_path(args: argparse.Namespace) -> Path:
+    """Where render() puts the tree of these settings (named by them)."""
     every = args.categories == ["all"]
     categories = "" if every else f"-{'-'.join(args.categories)}"
     spec = FactorSpec.load(args.factors)
     factors = "" if spec.name == "published" else f"-{spec.name}"
     name = f"tree-{args.per_class}x{args.views}-{args.resolution}px{categories}{factors}"
-    tree = args.out / f"{name}-seed{args.tree_seed}"
+    return args.out / f"{name}-seed{args.tree_seed}"
+
+
+def render(args: argparse.Namespace) -> Path:
+    every = args.categories == ["all"]
+    tree = tree_path(args)
     config = RenderConfig(
         out=tree,
         objects=builtin_objects(per_class=args.per_class, seed=args.tree_seed),
@@ -698,10 +704,7 @@ def submit_runs(runs: list[tuple[Path, str]], board: Path) -> None:
         data["encoder"]["name"] = name
         named = run / "board-results.json"
         write_json_atomic(named, data)
-        try:
-            submit(named, board, dataset_name=BOARD_DATASET)
-        except IebenchError as error:
-            sys.exit(str(error))
+        submit(named, board, dataset_name=BOARD_DATASET)
         print(f"submitted {name} to {board}")
     build(board)
 
@@ -788,5 +791,14 @@ def verdict(scores: Scores, errors: list[tuple[float, ...]]) -> int:
     return 1
 
 
+def run_main(main: Callable[[], None]) -> None:
+    """A benchmark's entry point: bad input (an IebenchError: a wrong path, a damaged file, a
+    rejected submission) ends it in one line naming the file, not a traceback."""
+    try:
+        main()
+    except IebenchError as error:
+        sys.exit(str(error))
+
+
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -3,14 +3,17 @@ evaluation tree that swaps them in (hard links, split files restricted, latents 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.benchmarks import benchmark_script
+from helpers.benchmarks import BENCHMARKS, benchmark_script
 from helpers.handbuilt import SPLIT_OBJECTS, build_tree
 from PIL import Image
 
+from iebench.core.locks import hold
 from iebench.data.tree import TreeIndex
 from iebench.protocol.layout import image_path
 
@@ -62,3 +65,36 @@ def test_a_rerender_with_other_latents_or_objects_is_refused(script, tree, tmp_p
     with pytest.raises(SystemExit, match="not in .* validation split"):
         script.evaluation_tree(tree, foreign, tmp_path / "eval-b")
     assert not (tmp_path / "eval-a").exists() and not (tmp_path / "eval-b").exists()
+
+
+def run_script(*args) -> subprocess.CompletedProcess:
+    command = [sys.executable, BENCHMARKS / "presets_downstream.py", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_run_folders_that_are_not_there_are_refused_before_any_render(tmp_path):
+    result = run_script("--runs", tmp_path / "nowhere", "--work", tmp_path / "work")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.endswith(
+        "sie-equi45-w16-p64-64-64-b32-e300-s0: no submission.py; --runs takes a sie_vs_vicreg "
+        "--track mini --out"
+    )
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_second_comparison_in_one_work_folder_is_refused(script, tmp_path):
+    settings = script.pipeline.arguments(["--track", "mini", "--out", str(tmp_path / "runs")])
+    tree = script.pipeline.tree_path(settings)
+    for method in script.METHODS:
+        run = script.pipeline.run_dir(settings, tree, method, 0)
+        run.mkdir(parents=True)
+        (run / "submission.py").touch()
+    work = tmp_path / "work"
+    work.mkdir()
+    with hold(work / script.LOCK_NAME):
+        result = run_script("--runs", tmp_path / "runs", "--work", work)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{work}: another preset comparison is writing here (")
+    assert line.endswith("wait for it to end or pass another --work")

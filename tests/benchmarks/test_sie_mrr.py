@@ -102,6 +102,21 @@ def test_a_collapsed_representation_scores_chance_and_no_relative_error(script):
     assert all(m == pytest.approx(chance) for _, m in figures.curves["in span"])
 
 
+@pytest.mark.parametrize("command", ["calibrate", "refit", "publish"])
+def test_a_wrong_run_folder_is_one_line_naming_it(command, tmp_path):
+    tree = build_tree(tmp_path / "tree", views=4, objects=RENDERED_SHAPE)
+    extra = ["--board", tmp_path / "board", "--label", "x"] if command == "publish" else []
+    result = subprocess.run(
+        [sys.executable, BENCHMARKS / "sie_mrr.py", command, tmp_path / "nowhere",
+         "--data", tree, *extra],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{tmp_path / 'nowhere'}/")
+    assert line.endswith("not found") or "not a readable config" in line
+
+
 def test_a_trained_run_is_calibrated_refitted_and_published(tmp_path):
     """Its calibration reports the MRR `iebench evaluate` records; refit trains fresh heads;
     publish evaluates it where it lies and puts it on a board under the label given."""
